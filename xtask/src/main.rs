@@ -1,0 +1,208 @@
+//! Project automation: `cargo xtask <command>`.
+//!
+//! - `ci` — the checks CI runs besides fmt, clippy and the tests: the crate dependency
+//!   direction and OpenAPI drift.
+//! - `deps` — only the dependency-direction check.
+//! - `openapi generate|check` — write or compare `openapi/openapi.json`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["ci"] => {
+            check_dependency_direction()?;
+            openapi(false)
+        }
+        ["deps"] => check_dependency_direction(),
+        ["openapi", "generate"] => openapi(true),
+        ["openapi", "check"] => openapi(false),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 ci                  dependency direction + OpenAPI drift\n  \
+                 deps                dependency direction only\n  \
+                 openapi generate    write openapi/openapi.json from the code\n  \
+                 openapi check       fail if openapi/openapi.json differs from the code"
+            );
+            bail!("unknown command: {}", args.join(" "));
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .into()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+/// Crates each workspace member must NOT reach through normal (non-dev) dependencies.
+/// This is the architecture invariant of docs/ARCHITECTURE.md, checked mechanically.
+fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
+    const PURE: &[&str] = &[
+        "diesel",
+        "diesel-async",
+        "actix-web",
+        "tokio",
+        "twin-store",
+        "twin-http",
+        "twin-server",
+    ];
+    BTreeMap::from([
+        ("twin-keys", PURE),
+        ("twin-meter", PURE),
+        ("twin-render", PURE),
+        (
+            "twin-store",
+            &["actix-web", "twin-http", "twin-server", "utoipa"][..],
+        ),
+        ("twin-http", &["twin-server", "diesel", "diesel-async"][..]),
+    ])
+}
+
+/// Crates that may name diesel / actix-web as a direct dependency.
+const DIRECT_ONLY: &[(&str, &str)] = &[
+    ("diesel", "twin-store"),
+    ("diesel-async", "twin-store"),
+    ("actix-web", "twin-http"),
+];
+
+fn check_dependency_direction() -> Result<()> {
+    let out = cargo()
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let name_of = |id: &str| -> String {
+        meta["packages"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["id"] == id))
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or(id)
+            .to_owned()
+    };
+    // Normal dependency edges by package name.
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for node in meta["resolve"]["nodes"]
+        .as_array()
+        .context("no resolve graph")?
+    {
+        let from = name_of(node["id"].as_str().unwrap_or_default());
+        for dep in node["deps"].as_array().into_iter().flatten() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["kind"].is_null());
+            if normal {
+                edges
+                    .entry(from.clone())
+                    .or_default()
+                    .insert(name_of(dep["pkg"].as_str().unwrap_or_default()));
+            }
+        }
+    }
+    let reach = |start: &str| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start.to_owned()];
+        while let Some(n) = stack.pop() {
+            for d in edges.get(&n).into_iter().flatten() {
+                if seen.insert(d.clone()) {
+                    stack.push(d.clone());
+                }
+            }
+        }
+        seen
+    };
+    let mut problems = Vec::new();
+    for (krate, banned) in forbidden() {
+        let reached = reach(krate);
+        for b in banned {
+            if reached.contains(*b) {
+                problems.push(format!("{krate} must not depend on {b} (directly or not)"));
+            }
+        }
+    }
+    let members: Vec<String> = meta["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str())
+        .map(name_of)
+        .collect();
+    for (dep, owner) in DIRECT_ONLY {
+        for m in &members {
+            if m != owner && edges.get(m).is_some_and(|d| d.contains(*dep)) {
+                problems.push(format!(
+                    "only {owner} may depend on {dep} directly, but {m} does"
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "dependency direction violated:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    println!(
+        "dependency direction: ok ({} members checked)",
+        members.len()
+    );
+    Ok(())
+}
+
+fn openapi(write: bool) -> Result<()> {
+    let out = cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "twin-server",
+            "--",
+            "openapi",
+        ])
+        .output()
+        .context("running twin-server openapi")?;
+    if !out.status.success() {
+        bail!(
+            "twin-server openapi failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let generated = String::from_utf8(out.stdout)?;
+    let path = workspace_root().join("openapi/openapi.json");
+    if write {
+        std::fs::write(&path, &generated)?;
+        println!("wrote {}", path.display());
+        return Ok(());
+    }
+    let committed =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    if committed != generated {
+        bail!(
+            "openapi/openapi.json is out of date: run `cargo xtask openapi generate` and commit it"
+        );
+    }
+    println!("openapi: committed spec matches the code");
+    Ok(())
+}
