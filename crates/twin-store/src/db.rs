@@ -1,0 +1,225 @@
+//! Connection pools for both backends and the migration harness.
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::{Connection, SqliteConnection};
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+use crate::error::{StoreError, StoreResult};
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// The SQLite connection type used by the pool: diesel's synchronous connection run on
+/// tokio's blocking threads.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Settings applied to every SQLite connection: WAL so readers never block the writer, a busy
+/// timeout so concurrent writers queue instead of failing, and enforced foreign keys.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+/// Which database a [`crate::Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL (production; any number of replicas share one).
+    Postgres,
+    /// SQLite (embedded default, one node).
+    Sqlite,
+}
+
+impl Backend {
+    /// Lower-case name for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// How to reach the database.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// `postgres://…` / `postgresql://…` for PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a
+    /// plain file path for SQLite.
+    pub url: String,
+    /// Largest number of pooled connections.
+    pub max_connections: usize,
+    /// How long a request waits for a pooled connection (or a new one) before the store
+    /// answers [`StoreError::Unavailable`].
+    pub timeout: Duration,
+}
+
+impl StoreConfig {
+    /// A configuration with default pool settings for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreConfig {
+            url: url.into(),
+            max_connections: 16,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Which backend the URL names.
+    pub fn backend(&self) -> Backend {
+        if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// The SQLite file path of the URL (without any `sqlite:` scheme).
+    fn sqlite_path(&self) -> String {
+        let url = self.url.as_str();
+        url.strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url)
+            .to_owned()
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    // The URL may hold a password: show only the backend.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("backend", &self.backend())
+            .field("max_connections", &self.max_connections)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum DbPool {
+    Pg(Pool<AsyncPgConnection>),
+    Sqlite(Pool<SqliteConn>),
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend the store
+/// uses. The body is compiled once per backend, so every query has one source.
+macro_rules! with_conn {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::db::DbPool::Pg(pool) => {
+                let mut guard = pool.get().await?;
+                let $conn: &mut ::diesel_async::AsyncPgConnection = &mut guard;
+                $body
+            }
+            $crate::db::DbPool::Sqlite(pool) => {
+                let mut guard = pool.get().await?;
+                let $conn: &mut $crate::db::SqliteConn = &mut guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+pub(crate) async fn build_pool(config: &StoreConfig) -> StoreResult<DbPool> {
+    let runtime = deadpool::Runtime::Tokio1;
+    match config.backend() {
+        Backend::Postgres => {
+            let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+            // `Verified` would add a `SELECT 1` round trip to every checkout.
+            manager_config.recycling_method = RecyclingMethod::Fast;
+            let manager =
+                AsyncDieselConnectionManager::new_with_config(config.url.clone(), manager_config);
+            let pool = Pool::builder(manager)
+                .max_size(config.max_connections)
+                .wait_timeout(Some(config.timeout))
+                .create_timeout(Some(config.timeout))
+                .runtime(runtime)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            Ok(DbPool::Pg(pool))
+        }
+        Backend::Sqlite => {
+            let mut manager_config = ManagerConfig::<SqliteConn>::default();
+            manager_config.recycling_method = RecyclingMethod::Fast;
+            manager_config.custom_setup = Box::new(|url| {
+                let url = url.to_owned();
+                async move {
+                    let mut conn = SqliteConn::establish(&url).await?;
+                    conn.batch_execute(SQLITE_PRAGMAS)
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                }
+                .boxed()
+            });
+            let manager =
+                AsyncDieselConnectionManager::new_with_config(config.sqlite_path(), manager_config);
+            let pool = Pool::builder(manager)
+                .max_size(config.max_connections)
+                .wait_timeout(Some(config.timeout))
+                .create_timeout(Some(config.timeout))
+                .runtime(runtime)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            Ok(DbPool::Sqlite(pool))
+        }
+    }
+}
+
+/// Which way to move the schema.
+#[derive(Clone, Copy)]
+pub(crate) enum MigrationDirection {
+    Up,
+    DownAll,
+}
+
+/// Runs migrations on a dedicated blocking thread with a synchronous connection: diesel's
+/// migration harness is synchronous, and blocking a runtime worker would stall requests.
+pub(crate) async fn run_migrations(
+    config: &StoreConfig,
+    direction: MigrationDirection,
+) -> StoreResult<Vec<String>> {
+    let config = config.clone();
+    let task = tokio::task::spawn_blocking(move || -> StoreResult<Vec<String>> {
+        fn apply<C>(
+            conn: &mut C,
+            migrations: EmbeddedMigrations,
+            direction: MigrationDirection,
+        ) -> StoreResult<Vec<String>>
+        where
+            C: MigrationHarness<C::Backend> + Connection,
+        {
+            let versions = match direction {
+                MigrationDirection::Up => conn.run_pending_migrations(migrations),
+                MigrationDirection::DownAll => conn.revert_all_migrations(migrations),
+            }
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Ok(versions.into_iter().map(|v| v.to_string()).collect())
+        }
+        match config.backend() {
+            Backend::Postgres => {
+                let mut conn =
+                    <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(
+                        &config.url,
+                    )
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                apply(&mut conn, PG_MIGRATIONS, direction)
+            }
+            Backend::Sqlite => {
+                let mut conn = <SqliteConnection as Connection>::establish(&config.sqlite_path())
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
+                apply(&mut conn, SQLITE_MIGRATIONS, direction)
+            }
+        }
+    });
+    task.await
+        .map_err(|e| StoreError::Migration(format!("migration task failed: {e}")))?
+}

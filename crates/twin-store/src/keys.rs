@@ -1,0 +1,359 @@
+//! API keys: records, listing, life cycle.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use time::OffsetDateTime;
+
+use crate::db::with_conn;
+use crate::model::{
+    KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey, Page, ScopeSet, StoredHash,
+    from_ms, to_ms,
+};
+use crate::schema::{api_keys, key_counters};
+use crate::{Store, StoreError, StoreResult};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+struct KeyRow {
+    id: String,
+    owner_id: String,
+    env: String,
+    name: String,
+    prefix: String,
+    hash_algorithm: String,
+    pepper_version: Option<i64>,
+    key_hash: Vec<u8>,
+    scopes: String,
+    is_active: bool,
+    created_at: i64,
+    updated_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    usage_count: i64,
+    monthly_quota: i64,
+    rate_limit_rpm: i64,
+    spend_limit: Option<i64>,
+    spend_period: String,
+    created_by: String,
+    rotated_from: Option<String>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = key_counters)]
+struct CountersRow {
+    key_id: String,
+    quota_period: i64,
+    quota_used: i64,
+    spend_period_start: i64,
+    spend_period_used: i64,
+}
+
+fn record(row: KeyRow, counters: CountersRow) -> StoreResult<KeyRecord> {
+    let invalid = |e: crate::InvalidValue| StoreError::Invalid(e.to_string());
+    Ok(KeyRecord {
+        env: row.env.parse::<KeyEnv>().map_err(invalid)?,
+        scopes: ScopeSet::from_db(&row.scopes).map_err(invalid)?,
+        id: row.id,
+        owner_id: row.owner_id,
+        name: row.name,
+        prefix: row.prefix,
+        hash: StoredHash {
+            algorithm: row.hash_algorithm,
+            pepper_version: row.pepper_version,
+            digest: row.key_hash,
+        },
+        is_active: row.is_active,
+        created_at: from_ms(row.created_at),
+        updated_at: from_ms(row.updated_at),
+        expires_at: row.expires_at.map(from_ms),
+        revoked_at: row.revoked_at.map(from_ms),
+        last_used_at: row.last_used_at.map(from_ms),
+        usage_count: row.usage_count,
+        monthly_quota: row.monthly_quota,
+        rate_limit_rpm: row.rate_limit_rpm,
+        spend_limit: row.spend_limit,
+        spend_period: row.spend_period,
+        created_by: row.created_by,
+        rotated_from: row.rotated_from,
+        counters: KeyCounters {
+            quota_period: counters.quota_period,
+            quota_used: counters.quota_used,
+            spend_period_start: counters.spend_period_start,
+            spend_period_used: counters.spend_period_used,
+        },
+    })
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = api_keys)]
+struct KeyChanges {
+    name: Option<String>,
+    is_active: Option<bool>,
+    scopes: Option<String>,
+    expires_at: Option<Option<i64>>,
+    monthly_quota: Option<i64>,
+    rate_limit_rpm: Option<i64>,
+    spend_limit: Option<Option<i64>>,
+    spend_period: Option<String>,
+    updated_at: Option<i64>,
+}
+
+/// A listing cursor: the `(created_at, id)` of the last item of the previous page.
+fn parse_key_cursor(cursor: &str) -> StoreResult<(i64, String)> {
+    let bad = || StoreError::Invalid("bad cursor".into());
+    let (ms, id) = cursor.split_once('.').ok_or_else(bad)?;
+    let ms = ms.parse::<i64>().map_err(|_| bad())?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((ms, id.to_owned()))
+}
+
+impl Store {
+    /// Stores a new key and its zeroed counters in one transaction. An id that is already
+    /// taken answers [`StoreError::Conflict`] (the caller generates another).
+    pub async fn insert_key(&self, new: NewKey) -> StoreResult<KeyRecord> {
+        let now = to_ms(self.now());
+        let row = KeyRow {
+            id: new.id,
+            owner_id: new.owner_id,
+            env: new.env.as_str().to_owned(),
+            name: new.name,
+            prefix: new.prefix,
+            hash_algorithm: new.hash.algorithm,
+            pepper_version: new.hash.pepper_version,
+            key_hash: new.hash.digest,
+            scopes: new.scopes.to_db(),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+            expires_at: new.expires_at.map(to_ms),
+            revoked_at: None,
+            last_used_at: None,
+            usage_count: 0,
+            monthly_quota: new.monthly_quota,
+            rate_limit_rpm: new.rate_limit_rpm,
+            spend_limit: new.spend_limit,
+            spend_period: new.spend_period,
+            created_by: new.created_by,
+            rotated_from: new.rotated_from,
+        };
+        let counters = CountersRow {
+            key_id: row.id.clone(),
+            quota_period: 0,
+            quota_used: 0,
+            spend_period_start: 0,
+            spend_period_used: 0,
+        };
+        let id = row.id.clone();
+        with_conn!(self, |conn| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(api_keys::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(key_counters::table)
+                    .values(&counters)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+            .await?
+        });
+        self.find_key(&id).await
+    }
+
+    /// A key by its public id, whoever owns it (authentication path).
+    pub async fn find_key(&self, id: &str) -> StoreResult<KeyRecord> {
+        let (row, counters): (KeyRow, CountersRow) = with_conn!(self, |conn| {
+            api_keys::table
+                .inner_join(key_counters::table)
+                .filter(api_keys::id.eq(id))
+                .select((KeyRow::as_select(), CountersRow::as_select()))
+                .first(conn)
+                .await?
+        });
+        record(row, counters)
+    }
+
+    /// One of `owner_id`'s keys. Another owner's key is [`StoreError::NotFound`], exactly as
+    /// an unknown id.
+    pub async fn get_owner_key(&self, owner_id: &str, id: &str) -> StoreResult<KeyRecord> {
+        let key = self.find_key(id).await?;
+        if key.owner_id != owner_id {
+            return Err(StoreError::NotFound);
+        }
+        Ok(key)
+    }
+
+    /// An owner's keys, newest first, optionally only those in `status` at `now`.
+    pub async fn list_keys(
+        &self,
+        owner_id: &str,
+        status: Option<KeyStatus>,
+        now: OffsetDateTime,
+        limit: i64,
+        cursor: Option<&str>,
+    ) -> StoreResult<Page<KeyRecord>> {
+        let limit = limit.clamp(1, 1000);
+        let after = cursor.map(parse_key_cursor).transpose()?;
+        let now_ms = to_ms(now);
+        let rows: Vec<(KeyRow, CountersRow)> = with_conn!(self, |conn| {
+            let mut query = api_keys::table
+                .inner_join(key_counters::table)
+                .filter(api_keys::owner_id.eq(owner_id))
+                .select((KeyRow::as_select(), CountersRow::as_select()))
+                .order((api_keys::created_at.desc(), api_keys::id.desc()))
+                .limit(limit + 1)
+                .into_boxed();
+            if let Some((ms, id)) = &after {
+                query = query.filter(
+                    api_keys::created_at.lt(*ms).or(api_keys::created_at
+                        .eq(*ms)
+                        .and(api_keys::id.lt(id.clone()))),
+                );
+            }
+            query = match status {
+                None => query,
+                Some(KeyStatus::Revoked) => query.filter(api_keys::revoked_at.is_not_null()),
+                Some(KeyStatus::Disabled) => query
+                    .filter(api_keys::revoked_at.is_null())
+                    .filter(api_keys::is_active.eq(false)),
+                Some(KeyStatus::Expired) => query
+                    .filter(api_keys::revoked_at.is_null())
+                    .filter(api_keys::is_active.eq(true))
+                    .filter(api_keys::expires_at.le(now_ms)),
+                Some(KeyStatus::Active) => query
+                    .filter(api_keys::revoked_at.is_null())
+                    .filter(api_keys::is_active.eq(true))
+                    .filter(
+                        api_keys::expires_at
+                            .is_null()
+                            .or(api_keys::expires_at.gt(now_ms)),
+                    ),
+            };
+            query.load(conn).await?
+        });
+        let mut items = rows
+            .into_iter()
+            .map(|(k, c)| record(k, c))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items
+                .last()
+                .map(|k| format!("{}.{}", to_ms(k.created_at), k.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// How many of the owner's keys are active at `now` (for the plan's key limit).
+    pub async fn count_active_keys(&self, owner_id: &str, now: OffsetDateTime) -> StoreResult<i64> {
+        let now_ms = to_ms(now);
+        Ok(with_conn!(self, |conn| {
+            api_keys::table
+                .filter(api_keys::owner_id.eq(owner_id))
+                .filter(api_keys::revoked_at.is_null())
+                .filter(api_keys::is_active.eq(true))
+                .filter(
+                    api_keys::expires_at
+                        .is_null()
+                        .or(api_keys::expires_at.gt(now_ms)),
+                )
+                .count()
+                .get_result(conn)
+                .await?
+        }))
+    }
+
+    /// Applies `patch` to one of `owner_id`'s keys. A revoked key cannot change
+    /// ([`StoreError::Conflict`]). Changing the spend period resets the period's usage.
+    pub async fn update_key(
+        &self,
+        owner_id: &str,
+        id: &str,
+        patch: KeyPatch,
+    ) -> StoreResult<KeyRecord> {
+        let current = self.get_owner_key(owner_id, id).await?;
+        if current.revoked_at.is_some() {
+            return Err(StoreError::Conflict("the key is revoked".into()));
+        }
+        let period_changed = patch
+            .spend_period
+            .as_ref()
+            .is_some_and(|p| *p != current.spend_period);
+        let changes = KeyChanges {
+            name: patch.name,
+            is_active: patch.is_active,
+            scopes: patch.scopes.map(ScopeSet::to_db),
+            expires_at: patch.expires_at.map(|e| e.map(to_ms)),
+            monthly_quota: patch.monthly_quota,
+            rate_limit_rpm: patch.rate_limit_rpm,
+            spend_limit: patch.spend_limit,
+            spend_period: patch.spend_period,
+            updated_at: Some(to_ms(self.now())),
+        };
+        let key_id = id.to_owned();
+        with_conn!(self, |conn| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::update(api_keys::table.find(&key_id))
+                    .set(&changes)
+                    .execute(conn)
+                    .await?;
+                if period_changed {
+                    diesel::update(key_counters::table.find(&key_id))
+                        .set((
+                            key_counters::spend_period_start.eq(0i64),
+                            key_counters::spend_period_used.eq(0i64),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+            .await?
+        });
+        self.find_key(id).await
+    }
+
+    /// Revokes one of `owner_id`'s keys. Idempotent: revoking again keeps the first
+    /// revocation time. Returns the key as it now stands.
+    pub async fn revoke_key(&self, owner_id: &str, id: &str) -> StoreResult<KeyRecord> {
+        self.get_owner_key(owner_id, id).await?;
+        let now = to_ms(self.now());
+        with_conn!(self, |conn| {
+            diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq(id))
+                    .filter(api_keys::owner_id.eq(owner_id))
+                    .filter(api_keys::revoked_at.is_null()),
+            )
+            .set((api_keys::revoked_at.eq(now), api_keys::updated_at.eq(now)))
+            .execute(conn)
+            .await?
+        });
+        self.find_key(id).await
+    }
+
+    /// Sets a key's expiry to `at` if it has none or a later one (rotation grace period).
+    pub async fn expire_key_at(&self, id: &str, at: OffsetDateTime) -> StoreResult<()> {
+        let at_ms = to_ms(at);
+        let now = to_ms(self.now());
+        with_conn!(self, |conn| {
+            diesel::update(
+                api_keys::table.filter(api_keys::id.eq(id)).filter(
+                    api_keys::expires_at
+                        .is_null()
+                        .or(api_keys::expires_at.gt(at_ms)),
+                ),
+            )
+            .set((api_keys::expires_at.eq(at_ms), api_keys::updated_at.eq(now)))
+            .execute(conn)
+            .await?
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! Twin API storage: owners, snapshots, API keys, counters, usage and audit, on PostgreSQL
+//! (production) or SQLite (embedded default) through one code path.
+//!
+//! This is the only crate of the workspace that knows diesel. Every query is written once
+//! and compiled for both backends (see the `with_conn!` macro in `db.rs`); errors leave the
+//! crate as [`StoreError`], so nothing above matches on diesel or pool errors. Timestamps are
+//! stored as Unix milliseconds in `BIGINT` columns on both backends.
+//!
+//! It must not depend on the HTTP adapter, actix-web or the server binary.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), twin_store::StoreError> {
+//! use twin_store::{NewOwner, Store, StoreConfig};
+//! let store = Store::connect(StoreConfig::new("sqlite://twin.db")).await?;
+//! store.migrate().await?;
+//! let owner = store
+//!     .create_owner(NewOwner { id: None, email: "ana@example.com".into(), plan: "professional".into() })
+//!     .await?;
+//! assert_eq!(store.get_owner(&owner.id).await?.email, "ana@example.com");
+//! # Ok(()) }
+//! ```
+
+mod audit;
+mod counters;
+mod db;
+mod error;
+mod keys;
+mod model;
+mod owners;
+mod schema;
+mod snapshots;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use twin_meter::{Clock, SystemClock};
+
+pub use counters::QuotaConsumption;
+pub use db::{Backend, StoreConfig};
+pub use error::{StoreError, StoreResult};
+pub use model::{
+    AuditEvent, InvalidValue, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey,
+    NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet, Snapshot, SnapshotStatus,
+    StoredHash,
+};
+pub use snapshots::SnapshotSelection;
+
+/// A handle on the database: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: db::DbPool,
+    config: Arc<StoreConfig>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a connection pool. Connections are made lazily, so this succeeds even when
+    /// the database is down; [`Store::ping`] tells whether it is reachable.
+    pub async fn connect(config: StoreConfig) -> StoreResult<Store> {
+        let pool = db::build_pool(&config).await?;
+        Ok(Store {
+            pool,
+            config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Replaces the clock used for timestamps the store writes itself (tests use a manual one).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.config.backend()
+    }
+
+    /// The store's current time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Applies every pending migration; returns the versions applied.
+    pub async fn migrate(&self) -> StoreResult<Vec<String>> {
+        db::run_migrations(&self.config, db::MigrationDirection::Up).await
+    }
+
+    /// Reverts every migration (used by the up → down → up check).
+    pub async fn revert_all_migrations(&self) -> StoreResult<Vec<String>> {
+        db::run_migrations(&self.config, db::MigrationDirection::DownAll).await
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> StoreResult<()> {
+        use diesel_async::SimpleAsyncConnection;
+        db::with_conn!(self, |conn| conn.batch_execute("SELECT 1").await?);
+        Ok(())
+    }
+}

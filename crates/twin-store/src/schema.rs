@@ -1,0 +1,147 @@
+//! Diesel table definitions, shared by the PostgreSQL and SQLite schemas.
+//!
+//! Both migration sets create the same columns with types that map to the same diesel
+//! SQL types, so every query in this crate compiles once per backend from one source.
+#![allow(missing_docs)]
+
+diesel::table! {
+    owners (id) {
+        id -> Text,
+        email -> Text,
+        plan -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    snapshots (id) {
+        id -> Text,
+        owner_id -> Text,
+        version -> BigInt,
+        source -> Text,
+        status -> Text,
+        purchase_id -> Nullable<Text>,
+        document -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        owner_id -> Text,
+        env -> Text,
+        name -> Text,
+        prefix -> Text,
+        hash_algorithm -> Text,
+        pepper_version -> Nullable<BigInt>,
+        key_hash -> Binary,
+        scopes -> Text,
+        is_active -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        usage_count -> BigInt,
+        monthly_quota -> BigInt,
+        rate_limit_rpm -> BigInt,
+        spend_limit -> Nullable<BigInt>,
+        spend_period -> Text,
+        created_by -> Text,
+        rotated_from -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    key_counters (key_id) {
+        key_id -> Text,
+        quota_period -> BigInt,
+        quota_used -> BigInt,
+        rate_minute -> BigInt,
+        rate_current -> BigInt,
+        rate_previous -> BigInt,
+        spend_period_start -> BigInt,
+        spend_period_used -> BigInt,
+    }
+}
+
+diesel::table! {
+    usage_log (id) {
+        id -> BigInt,
+        key_id -> Text,
+        owner_id -> Text,
+        at -> BigInt,
+        method -> Text,
+        route -> Text,
+        status -> Integer,
+        cost -> BigInt,
+        duration_us -> BigInt,
+        variant -> Nullable<Text>,
+        format -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    usage_daily (key_id, day, route, status, variant) {
+        key_id -> Text,
+        owner_id -> Text,
+        day -> BigInt,
+        route -> Text,
+        status -> Integer,
+        variant -> Text,
+        calls -> BigInt,
+        cost -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_links (token_hash) {
+        token_hash -> Binary,
+        owner_id -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    dashboard_sessions (token_hash) {
+        token_hash -> Binary,
+        owner_id -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        owner_id -> Text,
+        key_id -> Nullable<Text>,
+        event -> Text,
+        actor -> Text,
+        detail -> Nullable<Text>,
+        at -> BigInt,
+    }
+}
+
+diesel::joinable!(snapshots -> owners (owner_id));
+diesel::joinable!(api_keys -> owners (owner_id));
+diesel::joinable!(key_counters -> api_keys (key_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    owners,
+    snapshots,
+    api_keys,
+    key_counters,
+    usage_log,
+    usage_daily,
+    login_links,
+    dashboard_sessions,
+    audit_events,
+);

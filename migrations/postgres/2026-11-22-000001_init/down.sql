@@ -1,0 +1,9 @@
+DROP TABLE audit_events;
+DROP TABLE dashboard_sessions;
+DROP TABLE login_links;
+DROP TABLE usage_daily;
+DROP TABLE usage_log;
+DROP TABLE key_counters;
+DROP TABLE api_keys;
+DROP TABLE snapshots;
+DROP TABLE owners;
