@@ -24,6 +24,7 @@ mod audit;
 mod counters;
 mod db;
 mod error;
+mod issue;
 mod keys;
 mod model;
 mod owners;
@@ -40,6 +41,7 @@ use twin_meter::{Clock, SystemClock};
 pub use counters::QuotaConsumption;
 pub use db::{Backend, StoreConfig};
 pub use error::{StoreError, StoreResult};
+pub use issue::KeySpec;
 pub use model::{
     AuditEvent, InvalidValue, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey,
     NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet, Snapshot, SnapshotStatus,

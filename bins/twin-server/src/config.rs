@@ -1,0 +1,192 @@
+//! Server configuration: built-in defaults, then an optional YAML file, then the
+//! environment (`TWIN_*`), each overriding the one before.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use twin_keys::{KeyHasher, Pepper};
+use twin_meter::plans::{Plan, PlanCatalog};
+use twin_render::PresetCatalog;
+
+/// The default embedded database: `./twin.db`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://twin.db";
+/// The default listen address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// The optional configuration file's shape (every field optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    bind: Option<String>,
+    admin_tokens: Option<Vec<String>>,
+    key_pepper: Option<String>,
+    key_pepper_version: Option<u32>,
+    retired_peppers: Option<Vec<RetiredPepper>>,
+    presets: Option<PathBuf>,
+    plans: Option<Vec<Plan>>,
+    log: Option<String>,
+    log_format: Option<String>,
+    workers: Option<usize>,
+    max_connections: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetiredPepper {
+    version: u32,
+    secret: String,
+}
+
+/// The resolved configuration.
+pub struct Config {
+    pub database_url: String,
+    pub bind: String,
+    pub admin_tokens: Vec<String>,
+    pub hasher: KeyHasher,
+    pub presets: PresetCatalog,
+    pub plans: PlanCatalog,
+    pub log: String,
+    pub log_json: bool,
+    pub workers: Option<usize>,
+    pub max_connections: usize,
+}
+
+impl std::fmt::Debug for Config {
+    // Secrets (admin tokens, peppers, a database password) never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("admin_tokens", &self.admin_tokens.len())
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// Loads the configuration from `file` (if any) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let file_config: FileConfig = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                yaml_serde::from_str(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+
+        let database_url = env("TWIN_DATABASE_URL")
+            .or(file_config.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let bind = env("TWIN_BIND")
+            .or(file_config.bind)
+            .unwrap_or_else(|| DEFAULT_BIND.into());
+        // Several admin tokens may be valid at once so they can be rotated without downtime.
+        let admin_tokens: Vec<String> = match env("TWIN_ADMIN_TOKEN") {
+            Some(list) => list
+                .split(',')
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            None => file_config.admin_tokens.unwrap_or_default(),
+        };
+        if let Some(short) = admin_tokens.iter().find(|t| t.len() < 16) {
+            bail!(
+                "admin tokens must be at least 16 characters (one has {})",
+                short.len()
+            );
+        }
+
+        let pepper_version = match env("TWIN_KEY_PEPPER_VERSION") {
+            Some(v) => v
+                .parse()
+                .context("TWIN_KEY_PEPPER_VERSION must be a positive integer")?,
+            None => file_config.key_pepper_version.unwrap_or(1),
+        };
+        let mut hasher = match env("TWIN_KEY_PEPPER").or(file_config.key_pepper) {
+            Some(secret) => KeyHasher::with_pepper(
+                Pepper::new(pepper_version, secret.as_bytes()).context("TWIN_KEY_PEPPER")?,
+            ),
+            None => KeyHasher::sha256(),
+        };
+        for retired in file_config.retired_peppers.unwrap_or_default() {
+            hasher = hasher
+                .with_retired(Pepper::new(retired.version, retired.secret.as_bytes())?)
+                .context("retiredPeppers")?;
+        }
+        if let Some(list) = env("TWIN_KEY_PEPPERS_RETIRED") {
+            for item in list.split(',').filter(|s| !s.is_empty()) {
+                let (version, secret) = item
+                    .split_once(':')
+                    .context("TWIN_KEY_PEPPERS_RETIRED items are VERSION:SECRET")?;
+                let version: u32 = version.trim().parse().context("pepper version")?;
+                hasher = hasher
+                    .with_retired(Pepper::new(version, secret.as_bytes())?)
+                    .context("TWIN_KEY_PEPPERS_RETIRED")?;
+            }
+        }
+
+        let presets_path = env("TWIN_PRESETS")
+            .map(PathBuf::from)
+            .or(file_config.presets);
+        let presets = match presets_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading presets file {}", path.display()))?;
+                PresetCatalog::from_yaml(&text)
+                    .with_context(|| format!("loading presets from {}", path.display()))?
+            }
+            None => PresetCatalog::builtin(),
+        };
+
+        let plans = match env("TWIN_PLANS") {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading plans file {path}"))?;
+                let plans: Vec<Plan> = yaml_serde::from_str(&text)
+                    .with_context(|| format!("parsing plans file {path}"))?;
+                PlanCatalog { plans }.validate()?
+            }
+            None => match file_config.plans {
+                Some(plans) => PlanCatalog { plans }.validate()?,
+                None => PlanCatalog::builtin(),
+            },
+        };
+
+        let log = env("TWIN_LOG")
+            .or(file_config.log)
+            .unwrap_or_else(|| "info".into());
+        let log_json = env("TWIN_LOG_FORMAT").or(file_config.log_format).as_deref() == Some("json");
+        let workers = match env("TWIN_WORKERS") {
+            Some(v) => Some(
+                v.parse()
+                    .context("TWIN_WORKERS must be a positive integer")?,
+            ),
+            None => file_config.workers,
+        };
+        let max_connections = match env("TWIN_DB_MAX_CONNECTIONS") {
+            Some(v) => v
+                .parse()
+                .context("TWIN_DB_MAX_CONNECTIONS must be a positive integer")?,
+            None => file_config.max_connections.unwrap_or(16),
+        };
+        Ok(Config {
+            database_url,
+            bind,
+            admin_tokens,
+            hasher,
+            presets,
+            plans,
+            log,
+            log_json,
+            workers,
+            max_connections,
+        })
+    }
+}

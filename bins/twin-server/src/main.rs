@@ -1,0 +1,138 @@
+//! `twin-server`: the Twin API server and its command line.
+//!
+//! A thin composition of the library crates: configuration, logging, the store, the HTTP
+//! adapter, and operator subcommands that act directly on the configured database.
+
+mod config;
+mod demo;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use twin_http::{AppState, ServerOptions};
+use twin_store::{Store, StoreConfig};
+
+use crate::config::Config;
+
+/// Twin API: serve each user's twin as a ready-to-inject LLM system prompt, behind scoped,
+/// metered, revocable API keys.
+///
+/// Configuration comes from the environment (TWIN_DATABASE_URL, TWIN_BIND, TWIN_ADMIN_TOKEN,
+/// TWIN_KEY_PEPPER, TWIN_PRESETS, TWIN_PLANS, TWIN_LOG, TWIN_LOG_FORMAT) and an optional YAML
+/// file (--config or TWIN_CONFIG). Without any, it serves on 127.0.0.1:8080 with SQLite in
+/// ./twin.db.
+#[derive(Debug, Parser)]
+#[command(name = "twin-server", version, about, long_about)]
+struct Cli {
+    /// YAML configuration file (the environment overrides it).
+    #[arg(long, global = true, env = "TWIN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default). Applies pending migrations first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Provision a demo owner with a ready sample twin and print a fresh key with a curl line.
+    Demo {
+        /// Print {"ownerId", "key", "baseUrl"} as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// The base URL to print in the curl line (default: http://<TWIN_BIND>).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Print the OpenAPI document (JSON) to standard output.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        // No configuration or database needed.
+        let doc = twin_http::openapi();
+        println!(
+            "{}",
+            doc.to_pretty_json()
+                .context("serializing the OpenAPI document")?
+        );
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    init_logging(&config);
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            let applied = store.migrate().await?;
+            println!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Command::Demo { json, base_url } => {
+            let store = open_store(&config).await?;
+            store.migrate().await?;
+            let base_url = base_url.unwrap_or_else(|| format!("http://{}", config.bind));
+            demo::run(&store, &config, &base_url, json).await
+        }
+        Command::Openapi => unreachable!("handled above"),
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) is harmless.
+    let _ = if config.log_json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn open_store(config: &Config) -> Result<Store> {
+    let mut store_config = StoreConfig::new(config.database_url.clone());
+    store_config.max_connections = config.max_connections;
+    Ok(Store::connect(store_config).await?)
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let store = open_store(&config).await?;
+    let applied = store.migrate().await.context("applying migrations")?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "applied migrations");
+    }
+    if config.admin_tokens.is_empty() {
+        tracing::info!("no TWIN_ADMIN_TOKEN configured: the admin API is disabled");
+    }
+    let listener =
+        TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let mut state = AppState::new(store.clone());
+    state.hasher = config.hasher.clone();
+    state.presets = config.presets.clone();
+    state.plans = config.plans.clone();
+    state.admin_tokens = config.admin_tokens.clone();
+    tracing::info!(%addr, backend = store.backend().as_str(), "Twin API listening");
+    let server = twin_http::serve(
+        listener,
+        state,
+        ServerOptions {
+            workers: config.workers,
+        },
+    )?;
+    // actix-web handles SIGINT/SIGTERM itself: it stops accepting and drains requests.
+    server.await?;
+    tracing::info!("server stopped");
+    Ok(())
+}

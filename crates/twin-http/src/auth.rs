@@ -1,0 +1,306 @@
+//! Authentication and the metering checks that follow it (SPEC §3, §6).
+//!
+//! Order: credential → format and checksum (no database) → key by id → constant-time hash
+//! comparison → status; then scope → plan → monthly quota. Every failure after the format
+//! check answers the same 401 `INVALID_OR_REVOKED_API_KEY`, so the answer never tells which
+//! step failed.
+
+use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderName};
+use actix_web::{HttpMessage, HttpRequest};
+use time::OffsetDateTime;
+use twin_keys::{HashAlgorithm, KeyHash, ParseError};
+use twin_meter::QuotaSnapshot;
+use twin_meter::plans::Plan;
+use twin_store::{KeyEnv, KeyRecord, KeyStatus, Owner, QuotaConsumption, Scope, StoreError};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+const X_TWIN_KEY: HeaderName = HeaderName::from_static("x-twin-key");
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// An authenticated caller: the key, its owner and the owner's plan.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key used.
+    pub key: KeyRecord,
+    /// Its owner.
+    pub owner: Owner,
+    /// The owner's plan.
+    pub plan: Plan,
+}
+
+impl Caller {
+    /// Whether this is a test key (served the sample twin, costs nothing).
+    pub fn is_test(&self) -> bool {
+        self.key.env == KeyEnv::Test
+    }
+}
+
+/// Whether an endpoint counts against the monthly quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metering {
+    /// Counts (every endpoint but `/health`).
+    Counted,
+    /// Free (`/health`).
+    Free,
+}
+
+/// The quota state to report in the response headers; put in the request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaHeaders(pub QuotaSnapshot);
+
+/// Marks a request that consumed one unit of quota, so a 425 or 5xx answer can give it back.
+#[derive(Debug, Clone)]
+pub struct QuotaConsumed {
+    /// The key charged.
+    pub key_id: String,
+    /// The month charged.
+    pub month_start: OffsetDateTime,
+}
+
+/// Finds the one credential of the request. Two different values are refused: a bad
+/// credential never falls back to a good one.
+fn credential(headers: &HeaderMap) -> Result<String, ApiError> {
+    let mut found: Option<&[u8]> = None;
+    let mut values: Vec<&[u8]> = Vec::new();
+    for name in [X_TWIN_KEY, X_API_KEY] {
+        for value in headers.get_all(name) {
+            values.push(value.as_bytes());
+        }
+    }
+    for value in headers.get_all(AUTHORIZATION) {
+        let bytes = value.as_bytes();
+        // Only the Bearer scheme carries a key; other schemes are not ours to read.
+        if bytes.len() > 7 && bytes[..7].eq_ignore_ascii_case(b"bearer ") {
+            values.push(trim(&bytes[7..]));
+        } else if bytes.eq_ignore_ascii_case(b"bearer") {
+            values.push(b"");
+        }
+    }
+    for value in values {
+        if found.is_some_and(|prev| prev != value) {
+            return Err(ApiError::new(
+                ErrorCode::ConflictingCredentials,
+                "the request carries two different credentials",
+            ));
+        }
+        found = Some(value);
+    }
+    match found {
+        None => Err(ApiError::new(
+            ErrorCode::MissingApiKey,
+            "send your key in X-Twin-Key, X-API-Key or Authorization: Bearer",
+        )),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) => Err(invalid_format()),
+        },
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != b' ').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |e| e + 1);
+    &bytes[start..end.max(start)]
+}
+
+fn invalid_format() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidApiKeyFormat,
+        "the key does not match atk_<live|test>_<8 hex>_<32 hex>",
+    )
+}
+
+fn invalid_or_revoked() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidOrRevokedApiKey,
+        "the key is not valid: unknown, revoked, disabled or expired",
+    )
+}
+
+/// Checks the request's key and returns the caller. Does not check scopes or meter.
+pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    let plaintext = credential(req.headers())?;
+    let parsed = state.key_format.parse(&plaintext).map_err(|e| match e {
+        ParseError::Checksum => invalid_or_revoked(),
+        _ => invalid_format(),
+    })?;
+    let id = parsed.id().ok_or_else(invalid_format)?;
+    let key = match state.store.find_key(id).await {
+        Ok(key) => key,
+        Err(StoreError::NotFound) => return Err(invalid_or_revoked()),
+        Err(e) => return Err(e.into()),
+    };
+    let stored = stored_hash(&key).ok_or_else(invalid_or_revoked)?;
+    if !state.hasher.verify(&plaintext, &stored) {
+        return Err(invalid_or_revoked());
+    }
+    let now = state.clock.now();
+    if key.status(now) != KeyStatus::Active || key.env.as_str() != parsed.env() {
+        return Err(invalid_or_revoked());
+    }
+    let owner = match state.store.get_owner(&key.owner_id).await {
+        Ok(owner) => owner,
+        Err(StoreError::NotFound) => return Err(invalid_or_revoked()),
+        Err(e) => return Err(e.into()),
+    };
+    // An owner whose plan was removed from the configuration has no API access.
+    let plan = state
+        .plans
+        .get(&owner.plan)
+        .cloned()
+        .unwrap_or_else(|| Plan {
+            slug: owner.plan.clone(),
+            name: owner.plan.clone(),
+            api_access: false,
+            max_keys: 0,
+            default_monthly_quota: 0,
+            max_monthly_quota: 0,
+            default_rate_limit_rpm: 0,
+            max_rate_limit_rpm: 0,
+        });
+    Ok(Caller { key, owner, plan })
+}
+
+fn stored_hash(key: &KeyRecord) -> Option<KeyHash> {
+    let algorithm: HashAlgorithm = key.hash.algorithm.parse().ok()?;
+    let pepper = match key.hash.pepper_version {
+        Some(v) => Some(u32::try_from(v).ok()?),
+        None => None,
+    };
+    let digest: [u8; twin_keys::DIGEST_LEN] = key.hash.digest.as_slice().try_into().ok()?;
+    KeyHash::from_parts(algorithm, pepper, digest).ok()
+}
+
+/// Authenticates, then runs the checks of SPEC §6 in order: scope → plan → monthly quota.
+/// On success the request's extensions carry the quota headers (and a consumption marker
+/// when the endpoint counts).
+pub async fn authorize(
+    req: &HttpRequest,
+    state: &AppState,
+    scope: Scope,
+    metering: Metering,
+) -> Result<Caller, ApiError> {
+    let caller = authenticate(req, state).await?;
+    let now = state.clock.now();
+    let month = twin_meter::month_start(now);
+    let limit = u64::try_from(caller.key.monthly_quota).unwrap_or(0);
+    let used = u64::try_from(caller.key.counters.quota_used_in(month)).unwrap_or(0);
+    req.extensions_mut()
+        .insert(QuotaHeaders(QuotaSnapshot::for_month(limit, used, now)));
+
+    if !caller.key.scopes.contains(scope) {
+        return Err(ApiError::new(
+            ErrorCode::MissingScope,
+            format!("this endpoint needs the `{}` scope", scope.as_str()),
+        )
+        .with("requiredScope", scope.as_str()));
+    }
+    if !caller.plan.api_access {
+        return Err(ApiError::new(
+            ErrorCode::PlanRequired,
+            "the owner's plan has no API access; the keys stay stored until the plan is upgraded",
+        ));
+    }
+    if metering == Metering::Counted {
+        let limit_i = caller.key.monthly_quota;
+        match state
+            .store
+            .consume_quota(&caller.key.id, month, limit_i)
+            .await?
+        {
+            QuotaConsumption::Allowed { used } => {
+                let used = u64::try_from(used).unwrap_or(0);
+                req.extensions_mut()
+                    .insert(QuotaHeaders(QuotaSnapshot::for_month(limit, used, now)));
+                req.extensions_mut().insert(QuotaConsumed {
+                    key_id: caller.key.id.clone(),
+                    month_start: month,
+                });
+            }
+            QuotaConsumption::Exhausted { used } => {
+                let used = u64::try_from(used).unwrap_or(0);
+                let snapshot = QuotaSnapshot::for_month(limit, used, now);
+                req.extensions_mut().insert(QuotaHeaders(snapshot));
+                return Err(ApiError::new(
+                    ErrorCode::MonthlyQuotaExceeded,
+                    "the key's monthly quota is spent; it resets on the 1st of next month (UTC)",
+                )
+                .with("resetsAt", twin_meter::iso8601(snapshot.resets_at)));
+            }
+        }
+    }
+    Ok(caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn one_credential_from_any_header() {
+        for name in ["x-twin-key", "x-api-key"] {
+            assert_eq!(credential(&headers(&[(name, "k")])).unwrap(), "k");
+        }
+        assert_eq!(
+            credential(&headers(&[("authorization", "Bearer k")])).unwrap(),
+            "k"
+        );
+        assert_eq!(
+            credential(&headers(&[("authorization", "bearer  k ")])).unwrap(),
+            "k"
+        );
+        // The same value twice is one credential.
+        let same = headers(&[("x-twin-key", "k"), ("authorization", "Bearer k")]);
+        assert_eq!(credential(&same).unwrap(), "k");
+    }
+
+    #[test]
+    fn different_credentials_conflict() {
+        let two = headers(&[("x-twin-key", "a"), ("x-api-key", "b")]);
+        assert_eq!(
+            credential(&two).unwrap_err().code(),
+            ErrorCode::ConflictingCredentials
+        );
+        let two = headers(&[("x-twin-key", "a"), ("authorization", "Bearer b")]);
+        assert_eq!(
+            credential(&two).unwrap_err().code(),
+            ErrorCode::ConflictingCredentials
+        );
+        let repeated = headers(&[("x-api-key", "a"), ("x-api-key", "b")]);
+        assert_eq!(
+            credential(&repeated).unwrap_err().code(),
+            ErrorCode::ConflictingCredentials
+        );
+    }
+
+    #[test]
+    fn no_credential_is_missing() {
+        assert_eq!(
+            credential(&HeaderMap::new()).unwrap_err().code(),
+            ErrorCode::MissingApiKey
+        );
+        let basic = headers(&[("authorization", "Basic dXNlcjpwYXNz")]);
+        assert_eq!(
+            credential(&basic).unwrap_err().code(),
+            ErrorCode::MissingApiKey
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! A bounded cache of rendered presets.
+//!
+//! A rendering depends only on the snapshot's content and the request's options, so the key
+//! holds the snapshot id, its last-change time and every option; a changed snapshot gets a
+//! new key and the old entry ages out. Memory stays bounded by the entry count.
+
+use std::sync::Arc;
+
+use twin_render::{Format, Lang, Rendered, Variant};
+
+/// Everything that determines a rendering's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RenderKey {
+    /// Snapshot id (`sample` for the built-in sample twin).
+    pub snapshot_id: String,
+    /// The snapshot's last change (Unix ms), so an edited document is rendered again.
+    pub snapshot_updated: i64,
+    /// Preset slug.
+    pub preset: String,
+    /// Output format.
+    pub format: Format,
+    /// Requested language (`None` = source language).
+    pub lang: Option<Lang>,
+    /// Prompt shape.
+    pub variant: Variant,
+    /// Narratives on/off (`None` = preset default).
+    pub include_narratives: Option<bool>,
+}
+
+/// A bounded map from [`RenderKey`] to rendered output.
+#[derive(Clone)]
+pub struct RenderCache(moka::sync::Cache<RenderKey, Arc<Rendered>>);
+
+impl RenderCache {
+    /// A cache holding at most `capacity` renderings.
+    pub fn new(capacity: u64) -> Self {
+        RenderCache(moka::sync::Cache::new(capacity))
+    }
+
+    /// The cached rendering for `key`, or the one `render` makes (then cached). A failed
+    /// rendering is not cached.
+    pub fn get_or_render<E: Send + Sync + 'static>(
+        &self,
+        key: RenderKey,
+        render: impl FnOnce() -> Result<Rendered, E>,
+    ) -> Result<Arc<Rendered>, Arc<E>> {
+        self.0.try_get_with(key, || render().map(Arc::new))
+    }
+}

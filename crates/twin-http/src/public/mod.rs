@@ -1,0 +1,61 @@
+//! The public twin API (`/v1/public/twin/*`, scope `twin:read`), one file per endpoint.
+
+pub mod health;
+pub mod historic;
+pub mod me;
+pub mod preset;
+pub mod snapshot;
+
+use serde::Serialize;
+use twin_store::{Snapshot, SnapshotStatus};
+use utoipa::ToSchema;
+
+/// A snapshot's metadata (never its document).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotMeta {
+    /// Snapshot id.
+    #[schema(example = "snap_3f9a0c2d4e5b6a71")]
+    pub id: String,
+    /// Creation time (ISO 8601, UTC).
+    pub created_at: String,
+    /// Per-owner version, increasing from 1.
+    pub version: i64,
+    /// Where it came from.
+    pub source: String,
+    /// `pending`, `generating`, `ready` or `failed`.
+    #[schema(example = "ready")]
+    pub status: String,
+    /// The purchase that produced it.
+    pub purchase_id: Option<String>,
+}
+
+impl From<&Snapshot> for SnapshotMeta {
+    fn from(s: &Snapshot) -> Self {
+        SnapshotMeta {
+            id: s.id.clone(),
+            created_at: crate::time_fmt::iso(s.created_at),
+            version: s.version,
+            source: s.source.clone(),
+            status: s.status.as_str().to_owned(),
+            purchase_id: s.purchase_id.clone(),
+        }
+    }
+}
+
+/// The built-in sample twin's snapshot, which test keys are served.
+pub(crate) fn sample_snapshot() -> Snapshot {
+    Snapshot {
+        id: SAMPLE_SNAPSHOT_ID.to_owned(),
+        owner_id: String::new(),
+        version: 1,
+        source: "sample".to_owned(),
+        status: SnapshotStatus::Ready,
+        purchase_id: None,
+        created_at: time::macros::datetime!(2026-01-01 0:00 UTC),
+        updated_at: time::macros::datetime!(2026-01-01 0:00 UTC),
+    }
+}
+
+/// The id of the sample twin's snapshot.
+pub const SAMPLE_SNAPSHOT_ID: &str = "snap_sample";

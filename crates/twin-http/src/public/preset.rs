@@ -1,0 +1,265 @@
+//! `GET /v1/public/twin/preset/{slug}`: the rendered twin, ready to inject as a system prompt.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use twin_render::{Format, Lang, RenderOptions, SnapshotRef, Variant};
+use twin_store::{Scope, Snapshot, SnapshotSelection};
+use utoipa::IntoParams;
+
+use super::sample_snapshot;
+use crate::auth::{Metering, authorize};
+use crate::cache::RenderKey;
+use crate::error::{ApiError, ErrorCode};
+use crate::query::Query;
+use crate::state::AppState;
+
+/// Rendering parameters.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PresetParams {
+    /// `txt` (default), `md`, `json` or `yaml`.
+    #[param(example = "json")]
+    format: Option<String>,
+    /// `es`, `en`, `fr`, `de`, `it` or `pt`; default the twin's source language. Missing
+    /// translations fall back to the source language.
+    lang: Option<String>,
+    /// `claude`, `gpt`, `gemini` or `generic` (default): the prompt's shape.
+    variant: Option<String>,
+    /// `true` (default: the preset's choice) or `false`.
+    include_narratives: Option<bool>,
+    /// Serve the snapshot of this purchase instead of the most recent ready one.
+    purchase_id: Option<String>,
+}
+
+/// The `json` body of a rendered preset (`yaml` has the same shape).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct PresetBodySchema {
+    /// The prompt: exactly the `txt` rendering of the same variant.
+    system_prompt: String,
+    /// The preset's slug.
+    preset: String,
+    /// The snapshot rendered.
+    snapshot: SnapshotRefSchema,
+    /// The served language.
+    lang: String,
+    /// The prompt's shape.
+    variant: String,
+    /// The selected sections, verbatim.
+    sections: Vec<SectionSchema>,
+}
+
+/// The snapshot a rendering comes from.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SnapshotRefSchema {
+    /// Snapshot id.
+    id: String,
+    /// Snapshot version.
+    version: i64,
+    /// Creation time (ISO 8601).
+    created_at: String,
+}
+
+/// One rendered section.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SectionSchema {
+    /// Section key.
+    key: String,
+    /// Title in the served language.
+    title: String,
+    /// Facts.
+    facts: Vec<String>,
+    /// Narrative, when included.
+    narrative: Option<String>,
+}
+
+fn parse_enum<T: std::str::FromStr<Err = twin_render::InvalidValue>>(
+    query: &Query,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    match query.0.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse::<T>().map(Some).map_err(|e| {
+            ApiError::invalid_parameter(name, Some(e.allowed), &format!("got {:?}", e.value))
+        }),
+    }
+}
+
+/// Renders a preset of the owner's twin (the sample twin for test keys).
+///
+/// The body of `txt` and `md` is the prompt itself; `json` and `yaml` carry
+/// `{systemPrompt, preset, snapshot, lang, variant, sections}`. Responses carry a strong
+/// `ETag`; `If-None-Match` answers 304. Counts against the quota.
+#[utoipa::path(
+    tag = "public",
+    params(("slug" = String, Path, description = "Preset slug (`estandar`, `breve`, `completo`, or the operator's)"), PresetParams),
+    security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The rendered prompt", content(
+            (String = "text/plain"),
+            (String = "text/markdown"),
+            (PresetBodySchema = "application/json"),
+            (String = "application/yaml"),
+        ), headers(
+            ("ETag" = String, description = "Strong entity tag"),
+            ("Content-Language" = String, description = "The language served"),
+            ("X-Twin-Quota-Limit" = u64, description = "Monthly quota"),
+            ("X-Twin-Quota-Used" = u64, description = "Requests counted this month"),
+            ("X-Twin-Quota-Remaining" = u64, description = "Requests left this month"),
+            ("X-Twin-Quota-Reset" = String, description = "When the quota resets (ISO 8601)"),
+        )),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+        (status = 400, description = "INVALID_PARAMETER, naming the allowed values", body = crate::error::ErrorEnvelope),
+        (status = 401, description = "Bad or missing key", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "MISSING_SCOPE, PLAN_REQUIRED or NO_TWIN_PURCHASED", body = crate::error::ErrorEnvelope),
+        (status = 404, description = "Unknown preset or purchase", body = crate::error::ErrorEnvelope),
+        (status = 409, description = "TWIN_GENERATION_FAILED", body = crate::error::ErrorEnvelope),
+        (status = 425, description = "TWIN_NOT_READY (Retry-After: 30)", body = crate::error::ErrorEnvelope),
+        (status = 429, description = "MONTHLY_QUOTA_EXCEEDED", body = crate::error::ErrorEnvelope),
+        (status = 503, description = "Database unreachable", body = crate::error::ErrorEnvelope),
+    )
+)]
+#[get("/preset/{slug}")]
+pub async fn preset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = authorize(&req, &state, Scope::TwinRead, Metering::Counted).await?;
+    let query = Query::parse(&req)?;
+    let format: Format = parse_enum(&query, "format")?.unwrap_or_default();
+    let lang: Option<Lang> = parse_enum(&query, "lang")?;
+    let variant: Variant = parse_enum(&query, "variant")?.unwrap_or_default();
+    let include_narratives = match query.0.get("includeNarratives").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "includeNarratives",
+                Some(&["true", "false"]),
+                "",
+            ));
+        }
+    };
+    let purchase_id = query.0.get("purchaseId").map(String::as_str);
+    let preset = state.presets.get(&slug).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("no preset named {:?}", slug.as_str()),
+        )
+    })?;
+
+    // Which twin: the sample for test keys, otherwise the owner's per SPEC §5.
+    let (snapshot, document): (Snapshot, Option<String>) = if caller.is_test() {
+        (sample_snapshot(), None)
+    } else {
+        match state
+            .store
+            .select_snapshot(&caller.owner.id, purchase_id)
+            .await?
+        {
+            SnapshotSelection::Ready(snap, doc) => (snap, Some(doc)),
+            SnapshotSelection::NotReady => {
+                return Err(ApiError::new(
+                    ErrorCode::TwinNotReady,
+                    "the twin is still being generated; retry in 30 seconds",
+                )
+                .retry_after(30));
+            }
+            SnapshotSelection::Failed => {
+                return Err(ApiError::new(
+                    ErrorCode::TwinGenerationFailed,
+                    "no ready twin: its generation failed",
+                ));
+            }
+            SnapshotSelection::NoSnapshot => {
+                return Err(ApiError::new(
+                    ErrorCode::NoTwinPurchased,
+                    "the owner has no twin yet",
+                ));
+            }
+            SnapshotSelection::UnknownPurchase => {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    "the owner has no twin for that purchaseId",
+                ));
+            }
+        }
+    };
+
+    let options = RenderOptions {
+        format,
+        lang,
+        variant,
+        include_narratives,
+    };
+    let key = RenderKey {
+        snapshot_id: snapshot.id.clone(),
+        snapshot_updated: (snapshot.updated_at.unix_timestamp_nanos() / 1_000_000) as i64,
+        preset: preset.slug().to_owned(),
+        format,
+        lang,
+        variant,
+        include_narratives,
+    };
+    let snapshot_ref = SnapshotRef {
+        id: snapshot.id.clone(),
+        version: snapshot.version,
+        created_at: crate::time_fmt::iso(snapshot.created_at),
+    };
+    // The stored document is parsed only when this rendering is not cached yet.
+    let rendered = state
+        .render_cache
+        .get_or_render(key, || {
+            let doc = match &document {
+                None => std::borrow::Cow::Borrowed(twin_render::sample_twin()),
+                Some(text) => std::borrow::Cow::Owned(
+                    twin_render::parse_document(text.as_bytes()).map_err(|e| e.to_string())?,
+                ),
+            };
+            Ok::<_, String>(twin_render::render(&doc, preset, &snapshot_ref, &options))
+        })
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "stored document of {} is invalid: {e}",
+                snapshot.id
+            ))
+        })?;
+
+    let etag = HeaderValue::from_str(&rendered.etag)
+        .map_err(|_| ApiError::internal("rendered etag is not a header value"))?;
+    if if_none_match(&req, &rendered.etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, rendered.content_type))
+        .insert_header((header::CONTENT_LANGUAGE, rendered.lang.as_str()))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .body(rendered.body.clone()))
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`). Weak validators match too, as RFC 9110
+/// asks for `If-None-Match`.
+fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let ours = strip(etag);
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',').any(|candidate| {
+                let candidate = candidate.trim();
+                candidate == "*" || strip(candidate) == ours
+            })
+        })
+}

@@ -1,0 +1,97 @@
+//! Request ids and the outermost safety net.
+//!
+//! Every response carries `X-Request-Id`. The id is kept in a task-local while the request
+//! is handled, so an error rendered anywhere below can put it in its body. A panic in a
+//! handler is caught here and answered with a 500 envelope.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use actix_web::HttpMessage;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use futures_util::FutureExt;
+
+use crate::error::ApiError;
+
+/// The header carrying the request id.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled (empty outside a request).
+pub fn current() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// A request id stored in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn new_id() -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        return "req_unavailable".into();
+    }
+    format!("req_{}", hex::encode(bytes))
+}
+
+/// A caller-supplied id is kept when it is short and plain, so ids can follow a request
+/// through a load balancer; anything else is replaced.
+fn accepted(value: &HeaderValue) -> Option<String> {
+    let s = value.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    ok.then(|| s.to_owned())
+}
+
+/// The middleware body, for `App::wrap_fn`.
+pub fn middleware<S, B>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S, B>
+where
+    S: actix_web::dev::Service<
+            ServiceRequest,
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: MessageBody + 'static,
+{
+    let id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(accepted)
+        .unwrap_or_else(new_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let fut = srv.call(req);
+    let scoped_id = id.clone();
+    REQUEST_ID.scope(scoped_id, async move {
+        let header = HeaderValue::from_str(&id).ok();
+        // The request was moved into the service, so a failure below is answered with a
+        // prebuilt response wrapped in an error; actix sends that response as it is.
+        let failed = |mut response: actix_web::HttpResponse| {
+            if let Some(value) = header.clone() {
+                response.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            actix_web::error::InternalError::from_response("request failed", response).into()
+        };
+        match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(res)) => {
+                let mut res = res.map_into_boxed_body();
+                if let Some(value) = header.clone() {
+                    res.headers_mut().insert(REQUEST_ID_HEADER, value);
+                }
+                Ok(res)
+            }
+            // Errors from below that are not ours still leave in the envelope.
+            Ok(Err(err)) => Err(failed(ApiError::internal(err).to_response())),
+            Err(_) => Err(failed(ApiError::internal("handler panicked").to_response())),
+        }
+    })
+}

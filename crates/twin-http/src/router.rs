@@ -1,0 +1,70 @@
+//! Every route of the server, wired in one place.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+use crate::{middleware, ops, public, request_id};
+
+/// Registers the documented routes.
+pub fn routes(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(ops::livez).service(ops::readyz).service(
+        scope::scope("/v1/public/twin")
+            .service(public::health::health)
+            .service(public::me::me)
+            .service(public::historic::historic)
+            .service(public::snapshot::snapshot)
+            .service(public::preset::preset),
+    );
+}
+
+/// The OpenAPI document of the whole API, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(crate::openapi::ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    api
+}
+
+async fn not_found() -> HttpResponse {
+    ApiError::new(ErrorCode::NotFound, "no such route").to_response()
+}
+
+/// The application: routes, docs, error envelope and middleware.
+pub fn app(
+    state: web::Data<AppState>,
+    openapi: utoipa::openapi::OpenApi,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(web::PathConfig::default().error_handler(|_, _| {
+            ApiError::invalid_parameter("path", None, "malformed path segment").into()
+        }))
+        .configure(|cfg| {
+            routes(&mut ServiceConfig::new(cfg));
+        })
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", openapi)
+                .config(Config::new(["/openapi.json"]).validator_url("none")),
+        )
+        .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(middleware::metering))
+        .wrap_fn(request_id::middleware)
+}

@@ -1,0 +1,40 @@
+//! Starting the HTTP server.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
+
+use crate::router;
+use crate::state::AppState;
+
+/// Options of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { workers: None }
+    }
+}
+
+/// Builds the server on an already-bound listener (port 0 in tests). The returned
+/// [`Server`] must be awaited (or spawned) to run; its handle stops it gracefully.
+pub fn serve(
+    listener: TcpListener,
+    state: AppState,
+    options: ServerOptions,
+) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let openapi = router::openapi();
+    let mut server = HttpServer::new(move || router::app(state.clone(), openapi.clone()))
+        .listen(listener)?
+        .shutdown_timeout(10);
+    if let Some(workers) = options.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,55 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use twin_keys::{KeyFormat, KeyHasher};
+use twin_meter::Clock;
+use twin_meter::plans::PlanCatalog;
+use twin_render::PresetCatalog;
+use twin_store::Store;
+
+use crate::cache::RenderCache;
+
+/// Server-wide state, built once by the binary and shared by every worker.
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The key wire format (`atk_<env>_<id>_<secret>`).
+    pub key_format: KeyFormat,
+    /// Hashes and verifies keys (SHA-256, or HMAC-SHA256 under the pepper).
+    pub hasher: KeyHasher,
+    /// The preset catalogue.
+    pub presets: PresetCatalog,
+    /// The plan catalogue.
+    pub plans: PlanCatalog,
+    /// The time source (a manual clock in tests).
+    pub clock: Arc<dyn Clock>,
+    /// Admin tokens; empty disables the admin API.
+    pub admin_tokens: Vec<String>,
+    /// Rendered presets, by everything that determines their bytes.
+    pub render_cache: RenderCache,
+}
+
+impl AppState {
+    /// State with built-in presets and plans, SHA-256 hashing and the system clock.
+    pub fn new(store: Store) -> Self {
+        AppState {
+            store,
+            key_format: KeyFormat::twin(),
+            hasher: KeyHasher::sha256(),
+            presets: PresetCatalog::builtin(),
+            plans: PlanCatalog::builtin(),
+            clock: Arc::new(twin_meter::SystemClock),
+            admin_tokens: Vec::new(),
+            render_cache: RenderCache::new(10_000),
+        }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,188 @@
+//! A real server on port 0 over a fresh database, and helpers to provision owners, twins and
+//! keys through the store.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use time::OffsetDateTime;
+use time::macros::datetime;
+use twin_http::{AppState, ServerOptions};
+use twin_keys::KeyFormat;
+use twin_meter::ManualClock;
+use twin_store::testing::TestDb;
+use twin_store::{KeyEnv, KeySpec, NewOwner, NewSnapshot, Scope, ScopeSet, SnapshotStatus, Store};
+
+/// The instant tests start at (mid-month, so month-boundary tests can move the clock).
+pub const T0: OffsetDateTime = datetime!(2026-11-15 12:00 UTC);
+
+/// A running server.
+pub struct TestServer {
+    pub base: String,
+    pub db: TestDb,
+    pub clock: ManualClock,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+}
+
+impl TestServer {
+    /// Starts a server on `db` with default settings.
+    pub async fn start(db: TestDb) -> TestServer {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// Starts a server on `db`, letting the test adjust the state first.
+    pub async fn start_with(db: TestDb, adjust: impl FnOnce(&mut AppState)) -> TestServer {
+        let clock = ManualClock::new(T0);
+        let store = db.store().clone().with_clock(Arc::new(clock.clone()));
+        let mut state = AppState::new(store);
+        state.clock = Arc::new(clock.clone());
+        adjust(&mut state);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = twin_http::serve(listener, state, ServerOptions { workers: Some(2) }).unwrap();
+        let handle = server.handle();
+        tokio::spawn(server);
+        TestServer {
+            base,
+            db,
+            clock,
+            client: reqwest::Client::new(),
+            handle,
+        }
+    }
+
+    /// The store the server uses (with the test clock).
+    pub fn store(&self) -> Store {
+        self.db
+            .store()
+            .clone()
+            .with_clock(Arc::new(self.clock.clone()))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `GET path` with `key` in `X-Twin-Key`.
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("X-Twin-Key", key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Provisions an owner on `plan`.
+    pub async fn owner(&self, id: &str, plan: &str) -> String {
+        self.store()
+            .create_owner(NewOwner {
+                id: Some(id.into()),
+                email: format!("{id}@example.com"),
+                plan: plan.into(),
+            })
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Adds a snapshot; a ready one carries the sample twin.
+    pub async fn snapshot(
+        &self,
+        owner: &str,
+        status: SnapshotStatus,
+        purchase: Option<&str>,
+    ) -> String {
+        self.store()
+            .create_snapshot(
+                owner,
+                NewSnapshot {
+                    source: "purchase".into(),
+                    purchase_id: purchase.map(Into::into),
+                    status,
+                    document: (status == SnapshotStatus::Ready)
+                        .then(|| twin_render::SAMPLE_TWIN_JSON.to_owned()),
+                },
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Issues a key; returns (plaintext, key id).
+    pub async fn key_with(
+        &self,
+        owner: &str,
+        env: KeyEnv,
+        scopes: &[Scope],
+        quota: i64,
+    ) -> (String, String) {
+        let spec = KeySpec {
+            owner_id: owner.into(),
+            env,
+            name: "test key".into(),
+            scopes: ScopeSet::from_iter(scopes.iter().copied()),
+            expires_at: None,
+            monthly_quota: quota,
+            rate_limit_rpm: 0,
+            spend_limit: None,
+            spend_period: "month".into(),
+            created_by: "test".into(),
+            rotated_from: None,
+        };
+        let (plain, record) = self
+            .store()
+            .issue_key(&KeyFormat::twin(), &twin_keys::KeyHasher::sha256(), spec)
+            .await
+            .unwrap();
+        (plain.expose_secret().to_owned(), record.id)
+    }
+
+    /// A live `twin:read` key with a quota of 10,000.
+    pub async fn key(&self, owner: &str) -> String {
+        self.key_with(owner, KeyEnv::Live, &[Scope::TwinRead], 10_000)
+            .await
+            .0
+    }
+
+    /// An owner on the professional plan with a ready twin and a live key.
+    pub async fn ready_owner(&self, id: &str) -> String {
+        self.owner(id, "professional").await;
+        self.snapshot(id, SnapshotStatus::Ready, None).await;
+        self.key(id).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stopping is asynchronous; fire it and let the runtime finish it.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+/// Reads an error envelope and checks its common fields against the response.
+pub async fn error_of(res: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    let request_id = res
+        .headers()
+        .get("x-request-id")
+        .expect("X-Request-Id")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = res.json().await.expect("a JSON error body");
+    let error = body.get("error").expect("an error envelope").clone();
+    assert_eq!(
+        error["requestId"],
+        request_id.as_str(),
+        "requestId matches the header"
+    );
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(error["type"].is_string());
+    (status, error)
+}

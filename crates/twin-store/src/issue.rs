@@ -1,0 +1,105 @@
+//! Issuing keys: generate, hash, store, audit — the one place that does all four.
+
+use time::OffsetDateTime;
+use twin_keys::{KeyFormat, KeyHasher, PlainKey};
+
+use crate::model::{AuditEvent, KeyEnv, KeyRecord, NewKey, ScopeSet, StoredHash};
+use crate::{Store, StoreError, StoreResult};
+
+/// What a new key should be; the id, secret and hash are made by [`Store::issue_key`].
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    /// Owner.
+    pub owner_id: String,
+    /// Environment.
+    pub env: KeyEnv,
+    /// Human name.
+    pub name: String,
+    /// Scopes.
+    pub scopes: ScopeSet,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Monthly quota.
+    pub monthly_quota: i64,
+    /// Requests per minute (0 = unlimited).
+    pub rate_limit_rpm: i64,
+    /// Spend cap (micro-credits).
+    pub spend_limit: Option<i64>,
+    /// Spend period name.
+    pub spend_period: String,
+    /// Who asks (recorded on the key and in the audit trail).
+    pub created_by: String,
+    /// The key this one replaces (rotation).
+    pub rotated_from: Option<String>,
+}
+
+impl Store {
+    /// Generates a key in `format`, stores its hash and records `key.created` (or
+    /// `key.rotated`) in the audit trail. Returns the plaintext — the only time it exists
+    /// outside the caller's hands — with the stored record. A colliding id is regenerated.
+    pub async fn issue_key(
+        &self,
+        format: &KeyFormat,
+        hasher: &KeyHasher,
+        spec: KeySpec,
+    ) -> StoreResult<(PlainKey, KeyRecord)> {
+        for _ in 0..16 {
+            let plain = format
+                .generate(spec.env.as_str())
+                .map_err(|e| StoreError::Database(format!("key generation failed: {e}")))?;
+            let hash = hasher.hash(plain.expose_secret());
+            let id = plain
+                .id()
+                .ok_or_else(|| StoreError::Invalid("the key format has no id segment".into()))?
+                .to_owned();
+            let new = NewKey {
+                id,
+                owner_id: spec.owner_id.clone(),
+                env: spec.env,
+                name: spec.name.clone(),
+                prefix: plain.display_prefix().to_owned(),
+                hash: StoredHash {
+                    algorithm: hash.algorithm().as_str().to_owned(),
+                    pepper_version: hash.pepper_version().map(i64::from),
+                    digest: hash.digest().to_vec(),
+                },
+                scopes: spec.scopes,
+                expires_at: spec.expires_at,
+                monthly_quota: spec.monthly_quota,
+                rate_limit_rpm: spec.rate_limit_rpm,
+                spend_limit: spec.spend_limit,
+                spend_period: spec.spend_period.clone(),
+                created_by: spec.created_by.clone(),
+                rotated_from: spec.rotated_from.clone(),
+            };
+            match self.insert_key(new).await {
+                Ok(record) => {
+                    let event = if spec.rotated_from.is_some() {
+                        "key.rotated"
+                    } else {
+                        "key.created"
+                    };
+                    self.record_audit(AuditEvent {
+                        owner_id: record.owner_id.clone(),
+                        key_id: Some(record.id.clone()),
+                        event: event.into(),
+                        actor: spec.created_by.clone(),
+                        detail: spec
+                            .rotated_from
+                            .as_ref()
+                            .map(|old| format!("{{\"rotatedFrom\":\"{old}\"}}")),
+                        at: self.now(),
+                    })
+                    .await?;
+                    return Ok((plain, record));
+                }
+                // Another key already has this id: draw again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(
+            "could not allocate a unique key id".into(),
+        ))
+    }
+}
