@@ -59,6 +59,25 @@ pub struct QuotaConsumed {
     pub month_start: OffsetDateTime,
 }
 
+/// Who an authenticated request is logged against; put in the request's extensions as soon
+/// as the key is known, so answers refused after authentication are logged too.
+#[derive(Debug, Clone)]
+pub struct UsageSubject {
+    /// Key id.
+    pub key_id: String,
+    /// Owner id.
+    pub owner_id: String,
+}
+
+/// Extra usage fields a handler can add (preset variant and format).
+#[derive(Debug, Clone, Default)]
+pub struct UsageDetail {
+    /// Prompt variant.
+    pub variant: Option<&'static str>,
+    /// Output format.
+    pub format: Option<&'static str>,
+}
+
 /// Finds the one credential of the request. Two different values are refused: a bad
 /// credential never falls back to a good one.
 fn credential(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -186,6 +205,10 @@ pub async fn authorize(
     metering: Metering,
 ) -> Result<Caller, ApiError> {
     let caller = authenticate(req, state).await?;
+    req.extensions_mut().insert(UsageSubject {
+        key_id: caller.key.id.clone(),
+        owner_id: caller.owner.id.clone(),
+    });
     let now = state.clock.now();
     let month = twin_meter::month_start(now);
     let limit = u64::try_from(caller.key.monthly_quota).unwrap_or(0);

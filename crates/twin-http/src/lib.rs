@@ -15,6 +15,7 @@ pub mod error;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod owner;
 pub mod public;
 pub mod query;
 pub mod request_id;
@@ -22,6 +23,7 @@ pub mod router;
 pub mod server;
 pub mod state;
 pub mod time_fmt;
+pub mod usage;
 
 pub use error::{ApiError, ErrorCode};
 pub use router::openapi;

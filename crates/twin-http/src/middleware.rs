@@ -8,7 +8,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 
-use crate::auth::{QuotaConsumed, QuotaHeaders};
+use twin_store::UsageEntry;
+
+use crate::auth::{QuotaConsumed, QuotaHeaders, UsageDetail, UsageSubject};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -19,6 +21,8 @@ pub async fn metering(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let started = std::time::Instant::now();
+    let arrived = state.as_ref().map(|s| s.clock.now());
     let mut res = next.call(req).await?.map_into_boxed_body();
     let status = res.status();
 
@@ -43,7 +47,7 @@ pub async fn metering(
         .extensions()
         .get::<QuotaHeaders>()
         .map(|q| q.0);
-    if let (Some(consumed), Some(state)) = (consumed, state)
+    if let (Some(consumed), Some(state)) = (consumed, state.as_ref())
         && (status == crate::error::too_early() || status.is_server_error())
     {
         if state
@@ -54,6 +58,32 @@ pub async fn metering(
             && let Some(q) = quota.as_mut()
         {
             q.used = q.used.saturating_sub(1);
+        }
+    }
+    if let (Some(state), Some(at)) = (state.as_ref(), arrived) {
+        let subject = res.request().extensions().get::<UsageSubject>().cloned();
+        if let Some(subject) = subject {
+            let detail = res
+                .request()
+                .extensions()
+                .get::<UsageDetail>()
+                .cloned()
+                .unwrap_or_default();
+            state.usage.log(UsageEntry {
+                key_id: subject.key_id,
+                owner_id: subject.owner_id,
+                at,
+                method: res.request().method().as_str().to_owned(),
+                route: res
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "(unmatched)".to_owned()),
+                status: res.status().as_u16(),
+                cost: 0,
+                duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+                variant: detail.variant.map(str::to_owned),
+                format: detail.format.map(str::to_owned),
+            });
         }
     }
     if let Some(quota) = quota {

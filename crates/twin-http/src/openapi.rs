@@ -19,6 +19,8 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody, crate::error::ErrorCode)),
     tags(
         (name = "public", description = "The public twin API (scope `twin:read`)"),
+        (name = "keys", description = "The owner's keys (scopes `keys:read`, `keys:write`)"),
+        (name = "account", description = "The owner's profile and usage (scope `account:read`)"),
         (name = "ops", description = "Liveness and readiness"),
     ),
     modifiers(&SecuritySchemes),

@@ -10,18 +10,31 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
-use crate::{middleware, ops, public, request_id};
+use crate::{middleware, ops, owner, public, request_id};
 
 /// Registers the documented routes.
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(ops::livez).service(ops::readyz).service(
-        scope::scope("/v1/public/twin")
-            .service(public::health::health)
-            .service(public::me::me)
-            .service(public::historic::historic)
-            .service(public::snapshot::snapshot)
-            .service(public::preset::preset),
-    );
+    cfg.service(ops::livez)
+        .service(ops::readyz)
+        .service(
+            scope::scope("/v1/public/twin")
+                .service(public::health::health)
+                .service(public::me::me)
+                .service(public::historic::historic)
+                .service(public::snapshot::snapshot)
+                .service(public::preset::preset),
+        )
+        .service(
+            scope::scope("/v1")
+                .service(owner::keys_create::create)
+                .service(owner::keys_list::list)
+                .service(owner::keys_get::get)
+                .service(owner::keys_update::update)
+                .service(owner::keys_revoke::revoke)
+                .service(owner::keys_rotate::rotate)
+                .service(owner::account::account)
+                .service(owner::account::usage),
+        );
 }
 
 /// The OpenAPI document of the whole API, as served at `/openapi.json`.

@@ -9,6 +9,7 @@ use twin_render::PresetCatalog;
 use twin_store::Store;
 
 use crate::cache::RenderCache;
+use crate::usage::{UsageConfig, UsageLogger};
 
 /// Server-wide state, built once by the binary and shared by every worker.
 pub struct AppState {
@@ -28,12 +29,16 @@ pub struct AppState {
     pub admin_tokens: Vec<String>,
     /// Rendered presets, by everything that determines their bytes.
     pub render_cache: RenderCache,
+    /// The batched usage log.
+    pub usage: UsageLogger,
 }
 
 impl AppState {
-    /// State with built-in presets and plans, SHA-256 hashing and the system clock.
+    /// State with built-in presets and plans, SHA-256 hashing and the system clock. Starts
+    /// the usage logger, so it must be called inside a tokio runtime.
     pub fn new(store: Store) -> Self {
         AppState {
+            usage: UsageLogger::start(store.clone(), UsageConfig::default()),
             store,
             key_format: KeyFormat::twin(),
             hasher: KeyHasher::sha256(),

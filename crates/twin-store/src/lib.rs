@@ -32,6 +32,7 @@ mod schema;
 mod snapshots;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod usage;
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ pub use model::{
     StoredHash,
 };
 pub use snapshots::SnapshotSelection;
+pub use usage::{DailyUsage, KeyTotals, LoggedCall, UsageEntry, day_of};
 
 /// A handle on the database: cheap to clone, shared by every request.
 #[derive(Clone)]

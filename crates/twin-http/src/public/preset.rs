@@ -1,7 +1,7 @@
 //! `GET /v1/public/twin/preset/{slug}`: the rendered twin, ready to inject as a system prompt.
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
 use twin_render::{Format, Lang, RenderOptions, SnapshotRef, Variant};
 use twin_store::{Scope, Snapshot, SnapshotSelection};
 use utoipa::IntoParams;
@@ -148,6 +148,10 @@ pub async fn preset(
         }
     };
     let purchase_id = query.0.get("purchaseId").map(String::as_str);
+    req.extensions_mut().insert(crate::auth::UsageDetail {
+        variant: Some(variant.as_str()),
+        format: Some(format.as_str()),
+    });
     let preset = state.presets.get(&slug).ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotFound,

@@ -12,7 +12,9 @@ use twin_http::{AppState, ServerOptions};
 use twin_keys::KeyFormat;
 use twin_meter::ManualClock;
 use twin_store::testing::TestDb;
-use twin_store::{KeyEnv, KeySpec, NewOwner, NewSnapshot, Scope, ScopeSet, SnapshotStatus, Store};
+use twin_store::{
+    KeyEnv, KeySpec, NewOwner, NewSnapshot, Scope, ScopeSet, SnapshotStatus, Store, StoreConfig,
+};
 
 /// The instant tests start at (mid-month, so month-boundary tests can move the clock).
 pub const T0: OffsetDateTime = datetime!(2026-11-15 12:00 UTC);
@@ -23,6 +25,7 @@ pub struct TestServer {
     pub db: TestDb,
     pub clock: ManualClock,
     pub client: reqwest::Client,
+    pub usage: twin_http::usage::UsageLogger,
     handle: ServerHandle,
 }
 
@@ -39,18 +42,26 @@ impl TestServer {
         let mut state = AppState::new(store);
         state.clock = Arc::new(clock.clone());
         adjust(&mut state);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = twin_http::serve(listener, state, ServerOptions { workers: Some(2) }).unwrap();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let usage = state.usage.clone();
+        let (base, handle) = spawn(state);
         TestServer {
             base,
             db,
             clock,
             client: reqwest::Client::new(),
+            usage,
             handle,
         }
+    }
+
+    /// Starts a second server instance on this server's database, as another replica would
+    /// run: its own connection pool (a fresh [`Store::connect`] on the same URL), sharing
+    /// only the database and this server's clock.
+    pub async fn start_replica(&self) -> Replica {
+        let store = Store::connect(StoreConfig::new(self.db.url()))
+            .await
+            .expect("connect the replica's store");
+        Replica::start(store, self.clock.clone())
     }
 
     /// The store the server uses (with the test clock).
@@ -152,6 +163,85 @@ impl TestServer {
         self.owner(id, "professional").await;
         self.snapshot(id, SnapshotStatus::Ready, None).await;
         self.key(id).await
+    }
+}
+
+/// Binds port 0, starts a server with two workers on `state` and returns its base URL and
+/// handle.
+fn spawn(state: AppState) -> (String, ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = twin_http::serve(listener, state, ServerOptions { workers: Some(2) }).unwrap();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (base, handle)
+}
+
+/// A server that does not own its database: a second replica on a [`TestServer`]'s
+/// database, or a server on a store that cannot be reached.
+pub struct Replica {
+    pub base: String,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+}
+
+impl Replica {
+    /// Starts a server on `store`, with `clock` as its time source.
+    pub fn start(store: Store, clock: ManualClock) -> Replica {
+        let store = store.with_clock(Arc::new(clock.clone()));
+        let mut state = AppState::new(store);
+        state.clock = Arc::new(clock);
+        let (base, handle) = spawn(state);
+        Replica {
+            base,
+            client: reqwest::Client::new(),
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `GET path` with `key` in `X-Twin-Key`.
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("X-Twin-Key", key)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+/// Fails when an error body leaks internals: the database library or backend, a panic, or
+/// SQL.
+pub fn assert_no_internals(body: &str) {
+    let lower = body.to_lowercase();
+    for word in [
+        "diesel",
+        "sqlite",
+        "postgres",
+        "panicked",
+        "deadpool",
+        "select ",
+        "insert into",
+        "update ",
+        "where ",
+        "key_counters",
+        "api_keys",
+        "connection refused",
+    ] {
+        assert!(!lower.contains(word), "{word:?} leaked in {body}");
     }
 }
 

@@ -1,0 +1,233 @@
+//! `GET /v1/account` and `GET /v1/account/usage`: the owner's profile and monthly usage.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Serialize;
+use time::{Date, Month, OffsetDateTime};
+use twin_meter::Credits;
+use twin_meter::plans::Plan;
+use twin_store::Scope;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Metering, authorize};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::state::AppState;
+use crate::time_fmt::iso;
+
+/// A plan as the owner API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanView {
+    /// Plan slug.
+    pub slug: String,
+    /// Plan name.
+    pub name: String,
+    /// Whether keys may call the API.
+    pub api_access: bool,
+    /// Most active keys.
+    pub max_keys: u32,
+    /// Quota of new keys.
+    pub default_monthly_quota: u64,
+    /// Largest quota of a key.
+    pub max_monthly_quota: u64,
+    /// Largest rate limit of a key (requests per minute).
+    pub max_rate_limit_rpm: u32,
+}
+
+impl From<&Plan> for PlanView {
+    fn from(p: &Plan) -> Self {
+        PlanView {
+            slug: p.slug.clone(),
+            name: p.name.clone(),
+            api_access: p.api_access,
+            max_keys: p.max_keys,
+            default_monthly_quota: p.default_monthly_quota,
+            max_monthly_quota: p.max_monthly_quota,
+            max_rate_limit_rpm: p.max_rate_limit_rpm,
+        }
+    }
+}
+
+/// The owner's profile.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    /// Owner id.
+    pub owner_id: String,
+    /// Contact e-mail.
+    pub email: String,
+    /// Plan.
+    pub plan: PlanView,
+    /// When the owner was provisioned.
+    pub created_at: String,
+}
+
+/// The owner's profile and plan.
+#[utoipa::path(
+    tag = "account",
+    security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The owner's profile", body = AccountView),
+        (status = 401, description = "Bad or missing key", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "MISSING_SCOPE or PLAN_REQUIRED", body = crate::error::ErrorEnvelope),
+    )
+)]
+#[get("/account")]
+pub async fn account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = authorize(&req, &state, Scope::AccountRead, Metering::Counted).await?;
+    Ok(HttpResponse::Ok().json(AccountView {
+        owner_id: caller.owner.id.clone(),
+        email: caller.owner.email.clone(),
+        plan: PlanView::from(&caller.plan),
+        created_at: iso(caller.owner.created_at),
+    }))
+}
+
+/// Usage parameters.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct UsageParams {
+    /// `YYYY-MM` (default: the current month, UTC).
+    month: Option<String>,
+}
+
+/// One key's usage in the month.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyUsage {
+    /// Key id.
+    pub key_id: String,
+    /// Display prefix.
+    pub prefix: String,
+    /// Key name.
+    pub name: String,
+    /// Requests logged.
+    pub calls: i64,
+    /// Credits spent.
+    pub cost: String,
+}
+
+/// The owner's usage in one month.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountUsage {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Requests of all keys.
+    pub total_calls: i64,
+    /// Credits of all keys.
+    pub total_cost: String,
+    /// Per key (keys with no calls in the month are left out).
+    pub keys: Vec<KeyUsage>,
+}
+
+fn parse_month(
+    value: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(OffsetDateTime, OffsetDateTime, String), ApiError> {
+    let bad = || ApiError::invalid_parameter("month", None, "expected YYYY-MM");
+    let start = match value {
+        None => twin_meter::month_start(now),
+        Some(v) => {
+            let (y, m) = v.split_once('-').ok_or_else(bad)?;
+            if y.len() != 4 || m.len() != 2 {
+                return Err(bad());
+            }
+            let year: i32 = y.parse().map_err(|_| bad())?;
+            let month: u8 = m.parse().map_err(|_| bad())?;
+            let month = Month::try_from(month).map_err(|_| bad())?;
+            let date = Date::from_calendar_date(year, month, 1).map_err(|_| bad())?;
+            date.midnight().assume_utc()
+        }
+    };
+    let end = twin_meter::next_month_start(start);
+    let label = format!("{:04}-{:02}", start.year(), u8::from(start.month()));
+    Ok((start, end, label))
+}
+
+/// Calls and cost for a month (default the current one), per key, from the daily roll-ups.
+#[utoipa::path(
+    tag = "account",
+    params(UsageParams),
+    security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The month's usage", body = AccountUsage),
+        (status = 400, description = "INVALID_PARAMETER", body = crate::error::ErrorEnvelope),
+        (status = 401, description = "Bad or missing key", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "MISSING_SCOPE or PLAN_REQUIRED", body = crate::error::ErrorEnvelope),
+    )
+)]
+#[get("/account/usage")]
+pub async fn usage(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let caller = authorize(&req, &state, Scope::AccountRead, Metering::Counted).await?;
+    let query = Query::parse(&req)?.0;
+    let (start, end, label) =
+        parse_month(query.get("month").map(String::as_str), state.clock.now())?;
+    let totals = state
+        .store
+        .owner_usage_by_key(&caller.owner.id, start, end)
+        .await?;
+    let mut keys = Vec::with_capacity(totals.len());
+    let (mut calls, mut cost) = (0i64, 0i64);
+    for t in totals {
+        calls += t.calls;
+        cost += t.cost;
+        let (prefix, name) = match state.store.get_owner_key(&caller.owner.id, &t.key_id).await {
+            Ok(k) => (k.prefix, k.name),
+            Err(_) => (String::new(), String::new()),
+        };
+        keys.push(KeyUsage {
+            key_id: t.key_id,
+            prefix,
+            name,
+            calls: t.calls,
+            cost: Credits::from_micros(t.cost)
+                .unwrap_or(Credits::ZERO)
+                .to_string(),
+        });
+    }
+    Ok(HttpResponse::Ok().json(AccountUsage {
+        month: label,
+        total_calls: calls,
+        total_cost: Credits::from_micros(cost)
+            .unwrap_or(Credits::ZERO)
+            .to_string(),
+        keys,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn months_parse_strictly() {
+        let now = datetime!(2026-11-15 12:00 UTC);
+        let (s, e, l) = parse_month(None, now).unwrap();
+        assert_eq!(
+            (s, e, l.as_str()),
+            (
+                datetime!(2026-11-01 0:00 UTC),
+                datetime!(2026-12-01 0:00 UTC),
+                "2026-11"
+            )
+        );
+        let (s, e, _) = parse_month(Some("2024-12"), now).unwrap();
+        assert_eq!(
+            (s, e),
+            (
+                datetime!(2024-12-01 0:00 UTC),
+                datetime!(2025-01-01 0:00 UTC)
+            )
+        );
+        for bad in ["2024-13", "2024-1", "24-01", "2024/01", "", "2024-00"] {
+            assert!(parse_month(Some(bad), now).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The owner API (`/v1/keys/*`, `/v1/account/*`): keys manage the owner's keys and read the
+//! owner's account, each with its scope. One file per action.
+
+pub mod account;
+pub mod keys_create;
+pub mod keys_get;
+pub mod keys_list;
+pub mod keys_revoke;
+pub mod keys_rotate;
+pub mod keys_update;
+pub mod spec;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use twin_meter::Credits;
+use twin_store::KeyRecord;
+use utoipa::ToSchema;
+
+use crate::time_fmt::iso;
+
+/// A key as the API shows it: never its hash, never its plaintext.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    /// Public id (8 hex).
+    #[schema(example = "1a2b3c4d")]
+    pub id: String,
+    /// Display prefix, safe to show anywhere.
+    #[schema(example = "atk_live_1a2b3c4d")]
+    pub prefix: String,
+    /// Human name.
+    pub name: String,
+    /// `live` or `test`.
+    pub env: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// `active`, `disabled`, `expired` or `revoked`.
+    pub status: String,
+    /// `false` when disabled.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: String,
+    /// Last authenticated use (may lag by the usage flush interval).
+    pub last_used_at: Option<String>,
+    /// Expiry.
+    pub expires_at: Option<String>,
+    /// Revocation time.
+    pub revoked_at: Option<String>,
+    /// Authenticated uses so far (may lag by the usage flush interval).
+    pub usage_count: i64,
+    /// Monthly quota.
+    pub monthly_quota: i64,
+    /// Requests counted this month.
+    pub quota_used: i64,
+    /// Requests per minute (0 = unlimited).
+    pub rate_limit_rpm: i64,
+    /// Spend cap per period (credits, 6 decimals), or null.
+    pub spend_limit: Option<String>,
+    /// `day`, `week`, `month` or `forever`.
+    pub spend_period: String,
+    /// Credits spent in the current period.
+    pub spend_period_used: String,
+    /// Start of the current spend period.
+    pub spend_period_start: Option<String>,
+    /// The key this one replaced by rotation.
+    pub rotated_from: Option<String>,
+}
+
+impl KeyView {
+    /// The view of `key` at `now`.
+    pub fn new(key: &KeyRecord, now: OffsetDateTime) -> Self {
+        let month = twin_meter::month_start(now);
+        let period: twin_meter::Period = key.spend_period.parse().unwrap_or_default();
+        let period_start = period.start(now);
+        let spent = key.counters.spend_used_in(period_start);
+        KeyView {
+            id: key.id.clone(),
+            prefix: key.prefix.clone(),
+            name: key.name.clone(),
+            env: key.env.as_str().to_owned(),
+            scopes: key.scopes.to_strings(),
+            status: key.status(now).as_str().to_owned(),
+            is_active: key.is_active,
+            created_at: iso(key.created_at),
+            last_used_at: key.last_used_at.map(iso),
+            expires_at: key.expires_at.map(iso),
+            revoked_at: key.revoked_at.map(iso),
+            usage_count: key.usage_count,
+            monthly_quota: key.monthly_quota,
+            quota_used: key.counters.quota_used_in(month),
+            rate_limit_rpm: key.rate_limit_rpm,
+            spend_limit: key
+                .spend_limit
+                .and_then(Credits::from_micros)
+                .map(|c| c.to_string()),
+            spend_period: period.as_str().to_owned(),
+            spend_period_used: Credits::from_micros(spent)
+                .unwrap_or(Credits::ZERO)
+                .to_string(),
+            spend_period_start: Some(iso(period_start)),
+            rotated_from: key.rotated_from.clone(),
+        }
+    }
+}
+
+/// A newly created (or rotated) key: the view plus the plaintext, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedKey {
+    /// The key's public fields.
+    #[serde(flatten)]
+    pub view: KeyView,
+    /// The plaintext key. It is shown only in this response and never stored.
+    #[schema(example = "atk_live_1a2b3c4d_0123456789abcdef0123456789abcdef")]
+    pub key: String,
+    /// A reminder that the plaintext cannot be shown again.
+    pub warning: String,
+}
+
+/// The reminder sent with every plaintext key.
+pub const PLAINTEXT_WARNING: &str = "Store this key now: it is shown only once and cannot be recovered. If you lose it, revoke it and create another.";

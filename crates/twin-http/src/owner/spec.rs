@@ -1,0 +1,307 @@
+//! Validation of key-creation and key-update bodies, shared by the owner API, the operator
+//! API and the CLI.
+
+use serde::{Deserialize, Deserializer};
+use time::{Duration, OffsetDateTime};
+use twin_meter::plans::Plan;
+use twin_meter::{Credits, Period};
+use twin_store::{KeyEnv, KeyPatch, KeySpec, Scope, ScopeSet};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Reads a field that may be absent (outer `None`), `null` (`Some(None)`) or a value.
+fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// The body of `POST /v1/keys` (and of the operator's and CLI's key creation).
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateKeyBody {
+    /// 1–64 characters.
+    pub name: String,
+    /// `live` (default) or `test`.
+    pub env: Option<String>,
+    /// Scopes; default `["twin:read"]`; must be within the caller's own scopes.
+    pub scopes: Option<Vec<String>>,
+    /// Expiry (ISO 8601, in the future). Exclusive with `expiresInDays`.
+    pub expires_at: Option<String>,
+    /// Expiry in days from now, 1–3650. Exclusive with `expiresAt`.
+    pub expires_in_days: Option<i64>,
+    /// Monthly quota, 1 to the plan's maximum; default the plan's default.
+    pub monthly_quota: Option<i64>,
+    /// Requests per minute, 0 (unlimited) to the plan's maximum; default the plan's default.
+    pub rate_limit_rpm: Option<i64>,
+    /// Spend cap per period, credits as a decimal string with up to 6 places.
+    pub spend_limit: Option<String>,
+    /// `day`, `week`, `month` (default) or `forever`.
+    pub spend_period: Option<String>,
+}
+
+/// The body of `PATCH /v1/keys/{id}`; absent fields stay as they are.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateKeyBody {
+    /// New name (1–64 characters).
+    pub name: Option<String>,
+    /// Enable (`true`) or disable (`false`) the key.
+    pub is_active: Option<bool>,
+    /// New scopes, within the caller's own.
+    pub scopes: Option<Vec<String>>,
+    /// New expiry (ISO 8601, in the future), or null for none.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Option<String>>,
+    /// New monthly quota.
+    pub monthly_quota: Option<i64>,
+    /// New rate limit.
+    pub rate_limit_rpm: Option<i64>,
+    /// New spend cap, or null to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub spend_limit: Option<Option<String>>,
+    /// New spend period; changing it resets the period's usage to 0.
+    pub spend_period: Option<String>,
+}
+
+/// Parses a JSON body into `T`, answering 400 `INVALID_PARAMETER` with serde's reason.
+pub fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "body",
+            None,
+            "a JSON object is required",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        // serde's messages name the field and the expectation; they carry no internals.
+        let mut msg = e.to_string();
+        if let Some(pos) = msg.find(" at line ") {
+            msg.truncate(pos);
+        }
+        ApiError::invalid_parameter("body", None, &msg)
+    })
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    let len = trimmed.chars().count();
+    if len == 0 || len > 64 || trimmed.chars().any(char::is_control) {
+        return Err(ApiError::invalid_parameter(
+            "name",
+            None,
+            "1 to 64 characters, no control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn check_scopes(scopes: &[String], ceiling: Option<ScopeSet>) -> Result<ScopeSet, ApiError> {
+    if scopes.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "scopes",
+            Some(Scope::ALLOWED),
+            "at least one scope",
+        ));
+    }
+    let set = ScopeSet::parse_list(scopes).map_err(|e| {
+        ApiError::invalid_parameter(
+            "scopes",
+            Some(Scope::ALLOWED),
+            &format!("unknown scope {:?}", e.value),
+        )
+    })?;
+    if let Some(ceiling) = ceiling
+        && let Some(missing) = set.iter().find(|s| !ceiling.contains(*s))
+    {
+        return Err(ApiError::new(
+            ErrorCode::MissingScope,
+            format!(
+                "a key can only grant scopes it holds itself; this one lacks `{}`",
+                missing.as_str()
+            ),
+        )
+        .with("requiredScope", missing.as_str()));
+    }
+    Ok(set)
+}
+
+fn check_future(field: &str, value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ApiError> {
+    let t = twin_meter::parse_iso8601(value).map_err(|_| {
+        ApiError::invalid_parameter(field, None, "an ISO 8601 date-time is expected")
+    })?;
+    if t <= now {
+        return Err(ApiError::invalid_parameter(
+            field,
+            None,
+            "must be in the future",
+        ));
+    }
+    Ok(t)
+}
+
+fn check_quota(value: i64, plan: &Plan) -> Result<i64, ApiError> {
+    let max = plan.max_monthly_quota.min(twin_meter::MAX_MONTHLY_QUOTA) as i64;
+    if !(1..=max).contains(&value) {
+        return Err(ApiError::invalid_parameter(
+            "monthlyQuota",
+            None,
+            &format!("an integer from 1 to {max} (the plan's maximum)"),
+        ));
+    }
+    Ok(value)
+}
+
+fn check_rate(value: i64, plan: &Plan) -> Result<i64, ApiError> {
+    let max = i64::from(plan.max_rate_limit_rpm);
+    if !(0..=max).contains(&value) {
+        return Err(ApiError::invalid_parameter(
+            "rateLimitRpm",
+            None,
+            &format!("an integer from 0 (unlimited) to {max} (the plan's maximum)"),
+        ));
+    }
+    Ok(value)
+}
+
+fn check_spend_limit(value: &str) -> Result<i64, ApiError> {
+    value.parse::<Credits>().map(Credits::micros).map_err(|e| {
+        ApiError::invalid_parameter("spendLimit", None, &format!("{e}; e.g. \"12.500000\""))
+    })
+}
+
+fn check_period(value: &str) -> Result<Period, ApiError> {
+    value.parse::<Period>().map_err(|_| {
+        ApiError::invalid_parameter(
+            "spendPeriod",
+            Some(&["day", "week", "month", "forever"]),
+            "",
+        )
+    })
+}
+
+impl CreateKeyBody {
+    /// Validates the body against `plan` and, when the caller is a key, its scopes
+    /// (`ceiling`); operators pass `None`.
+    pub fn into_spec(
+        self,
+        owner_id: &str,
+        plan: &Plan,
+        ceiling: Option<ScopeSet>,
+        created_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<KeySpec, ApiError> {
+        let name = check_name(&self.name)?;
+        let env = match self.env.as_deref() {
+            None => KeyEnv::Live,
+            Some(e) => e
+                .parse::<KeyEnv>()
+                .map_err(|_| ApiError::invalid_parameter("env", Some(KeyEnv::ALLOWED), ""))?,
+        };
+        let scopes = match &self.scopes {
+            None => {
+                let default = ScopeSet::default_for_new_keys();
+                check_scopes(&default.to_strings(), ceiling)?
+            }
+            Some(list) => check_scopes(list, ceiling)?,
+        };
+        let expires_at = match (&self.expires_at, self.expires_in_days) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_parameter(
+                    "expiresAt",
+                    None,
+                    "give expiresAt or expiresInDays, not both",
+                ));
+            }
+            (Some(at), None) => Some(check_future("expiresAt", at, now)?),
+            (None, Some(days)) => {
+                if !(1..=3650).contains(&days) {
+                    return Err(ApiError::invalid_parameter(
+                        "expiresInDays",
+                        None,
+                        "an integer from 1 to 3650",
+                    ));
+                }
+                Some(now + Duration::days(days))
+            }
+            (None, None) => None,
+        };
+        let monthly_quota = check_quota(
+            self.monthly_quota
+                .unwrap_or(plan.default_monthly_quota as i64),
+            plan,
+        )?;
+        let rate_limit_rpm = check_rate(
+            self.rate_limit_rpm
+                .unwrap_or(i64::from(plan.default_rate_limit_rpm)),
+            plan,
+        )?;
+        let spend_limit = self
+            .spend_limit
+            .as_deref()
+            .map(check_spend_limit)
+            .transpose()?;
+        let spend_period = check_period(self.spend_period.as_deref().unwrap_or("month"))?;
+        Ok(KeySpec {
+            owner_id: owner_id.to_owned(),
+            env,
+            name,
+            scopes,
+            expires_at,
+            monthly_quota,
+            rate_limit_rpm,
+            spend_limit,
+            spend_period: spend_period.as_str().to_owned(),
+            created_by: created_by.to_owned(),
+            rotated_from: None,
+        })
+    }
+}
+
+impl UpdateKeyBody {
+    /// Validates the body into a store patch.
+    pub fn into_patch(
+        self,
+        plan: &Plan,
+        ceiling: Option<ScopeSet>,
+        now: OffsetDateTime,
+    ) -> Result<KeyPatch, ApiError> {
+        Ok(KeyPatch {
+            name: self.name.as_deref().map(check_name).transpose()?,
+            is_active: self.is_active,
+            scopes: self
+                .scopes
+                .as_deref()
+                .map(|s| check_scopes(s, ceiling))
+                .transpose()?,
+            expires_at: match self.expires_at {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(at)) => Some(Some(check_future("expiresAt", &at, now)?)),
+            },
+            monthly_quota: self
+                .monthly_quota
+                .map(|q| check_quota(q, plan))
+                .transpose()?,
+            rate_limit_rpm: self
+                .rate_limit_rpm
+                .map(|r| check_rate(r, plan))
+                .transpose()?,
+            spend_limit: match self.spend_limit {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(s)) => Some(Some(check_spend_limit(&s)?)),
+            },
+            spend_period: self
+                .spend_period
+                .as_deref()
+                .map(|p| check_period(p).map(|p| p.as_str().to_owned()))
+                .transpose()?,
+        })
+    }
+}

@@ -1,0 +1,373 @@
+//! The usage log: raw rows, daily roll-ups, and the key's `lastUsedAt` / `usageCount`, all
+//! written together by [`Store::record_usage`] in one transaction per batch.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use time::OffsetDateTime;
+
+use crate::db::with_conn;
+use crate::model::{from_ms, to_ms};
+use crate::schema::{api_keys, usage_daily, usage_log};
+use crate::{Store, StoreResult};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// One authenticated request, as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEntry {
+    /// Key used.
+    pub key_id: String,
+    /// Its owner.
+    pub owner_id: String,
+    /// When the request arrived.
+    pub at: OffsetDateTime,
+    /// HTTP method.
+    pub method: String,
+    /// Route template, e.g. `/v1/public/twin/preset/{slug}`.
+    pub route: String,
+    /// Response status.
+    pub status: u16,
+    /// Cost in micro-credits.
+    pub cost: i64,
+    /// Time spent answering, in microseconds.
+    pub duration_us: i64,
+    /// Prompt variant, for preset requests.
+    pub variant: Option<String>,
+    /// Output format, for preset requests.
+    pub format: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = usage_log)]
+// SQLite has no DEFAULT keyword in multi-row inserts: write NULLs as NULLs.
+#[diesel(treat_none_as_default_value = false)]
+struct NewUsageRow<'a> {
+    key_id: &'a str,
+    owner_id: &'a str,
+    at: i64,
+    method: &'a str,
+    route: &'a str,
+    status: i32,
+    cost: i64,
+    duration_us: i64,
+    variant: Option<&'a str>,
+    format: Option<&'a str>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = usage_daily)]
+struct DailyRow {
+    key_id: String,
+    owner_id: String,
+    day: i64,
+    route: String,
+    status: i32,
+    variant: String,
+    calls: i64,
+    cost: i64,
+}
+
+/// Inserting raw usage rows: one multi-row statement per chunk on PostgreSQL; row by row
+/// on SQLite, where diesel-async cannot batch inserts (inside one transaction that is still
+/// cheap: no round trips, one fsync).
+trait InsertUsageRows {
+    async fn insert_usage_rows(&mut self, rows: &[NewUsageRow<'_>]) -> QueryResult<()>;
+}
+
+impl InsertUsageRows for diesel_async::AsyncPgConnection {
+    async fn insert_usage_rows(&mut self, rows: &[NewUsageRow<'_>]) -> QueryResult<()> {
+        for chunk in rows.chunks(1000) {
+            diesel::insert_into(usage_log::table)
+                .values(chunk)
+                .execute(self)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl InsertUsageRows for crate::db::SqliteConn {
+    async fn insert_usage_rows(&mut self, rows: &[NewUsageRow<'_>]) -> QueryResult<()> {
+        for row in rows {
+            diesel::insert_into(usage_log::table)
+                .values(row)
+                .execute(self)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Calls and cost of one key over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyTotals {
+    /// Key id.
+    pub key_id: String,
+    /// Requests logged.
+    pub calls: i64,
+    /// Micro-credits spent.
+    pub cost: i64,
+}
+
+/// A roll-up row: calls and cost for one key, day, route, status and variant.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct DailyUsage {
+    /// Start of the UTC day (Unix ms).
+    pub day: i64,
+    /// Route template (with method).
+    pub route: String,
+    /// Status.
+    pub status: i32,
+    /// Variant (empty when not a preset request).
+    pub variant: String,
+    /// Requests.
+    pub calls: i64,
+    /// Micro-credits.
+    pub cost: i64,
+}
+
+/// A logged request, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedCall {
+    /// When.
+    pub at: OffsetDateTime,
+    /// Method.
+    pub method: String,
+    /// Route template.
+    pub route: String,
+    /// Status.
+    pub status: u16,
+    /// Micro-credits.
+    pub cost: i64,
+    /// Microseconds.
+    pub duration_us: i64,
+    /// Variant.
+    pub variant: Option<String>,
+    /// Format.
+    pub format: Option<String>,
+}
+
+/// The start of `t`'s UTC day, in Unix ms.
+pub fn day_of(t: OffsetDateTime) -> i64 {
+    to_ms(t).div_euclid(DAY_MS) * DAY_MS
+}
+
+impl Store {
+    /// Writes a batch of usage entries: the raw rows, the daily roll-ups and each key's
+    /// `lastUsedAt` / `usageCount`, in one transaction so a batch is counted once or not at
+    /// all.
+    pub async fn record_usage(&self, entries: &[UsageEntry]) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // Aggregate in memory first: one upsert per group instead of one per request.
+        let mut daily: HashMap<(String, i64, String, i32, String), (String, i64, i64)> =
+            HashMap::new();
+        let mut per_key: HashMap<String, (i64, i64)> = HashMap::new();
+        for e in entries {
+            let route = format!("{} {}", e.method, e.route);
+            let group = (
+                e.key_id.clone(),
+                day_of(e.at),
+                route,
+                i32::from(e.status),
+                e.variant.clone().unwrap_or_default(),
+            );
+            let slot = daily.entry(group).or_insert((e.owner_id.clone(), 0, 0));
+            slot.1 += 1;
+            slot.2 += e.cost;
+            let k = per_key.entry(e.key_id.clone()).or_insert((0, i64::MIN));
+            k.0 += 1;
+            k.1 = k.1.max(to_ms(e.at));
+        }
+        let rows: Vec<NewUsageRow<'_>> = entries
+            .iter()
+            .map(|e| NewUsageRow {
+                key_id: &e.key_id,
+                owner_id: &e.owner_id,
+                at: to_ms(e.at),
+                method: &e.method,
+                route: &e.route,
+                status: i32::from(e.status),
+                cost: e.cost,
+                duration_us: e.duration_us,
+                variant: e.variant.as_deref(),
+                format: e.format.as_deref(),
+            })
+            .collect();
+        let daily: Vec<DailyRow> = daily
+            .into_iter()
+            .map(
+                |((key_id, day, route, status, variant), (owner_id, calls, cost))| DailyRow {
+                    key_id,
+                    owner_id,
+                    day,
+                    route,
+                    status,
+                    variant,
+                    calls,
+                    cost,
+                },
+            )
+            .collect();
+        let rows = &rows;
+        let daily = &daily;
+        let per_key = &per_key;
+        with_conn!(self, |conn| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                conn.insert_usage_rows(rows).await?;
+                for row in daily {
+                    diesel::insert_into(usage_daily::table)
+                        .values(row)
+                        .on_conflict((
+                            usage_daily::key_id,
+                            usage_daily::day,
+                            usage_daily::route,
+                            usage_daily::status,
+                            usage_daily::variant,
+                        ))
+                        .do_update()
+                        .set((
+                            usage_daily::calls
+                                .eq(usage_daily::calls + excluded(usage_daily::calls)),
+                            usage_daily::cost.eq(usage_daily::cost + excluded(usage_daily::cost)),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                for (key_id, (calls, last)) in per_key {
+                    diesel::update(api_keys::table.find(key_id))
+                        .set((
+                            api_keys::usage_count.eq(api_keys::usage_count + *calls),
+                            api_keys::last_used_at.eq(*last),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+            .await?
+        });
+        Ok(())
+    }
+
+    /// Calls and cost per key of `owner_id` for days in `[from, to)`, from the roll-ups.
+    pub async fn owner_usage_by_key(
+        &self,
+        owner_id: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<KeyTotals>> {
+        let (from, to) = (day_of(from), to_ms(to));
+        // Roll-up rows are few (keys x days x routes x statuses); summing them here keeps the
+        // query portable (PostgreSQL's SUM(BIGINT) is NUMERIC).
+        let rows: Vec<(String, i64, i64)> = with_conn!(self, |conn| {
+            usage_daily::table
+                .filter(usage_daily::owner_id.eq(owner_id))
+                .filter(usage_daily::day.ge(from))
+                .filter(usage_daily::day.lt(to))
+                .select((usage_daily::key_id, usage_daily::calls, usage_daily::cost))
+                .load(conn)
+                .await?
+        });
+        let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        for (key_id, calls, cost) in rows {
+            let t = totals.entry(key_id).or_default();
+            t.0 += calls;
+            t.1 += cost;
+        }
+        Ok(totals
+            .into_iter()
+            .map(|(key_id, (calls, cost))| KeyTotals {
+                key_id,
+                calls,
+                cost,
+            })
+            .collect())
+    }
+
+    /// A key's roll-up rows for days from `since` on (all days when `None`).
+    pub async fn key_daily_usage(
+        &self,
+        key_id: &str,
+        since: Option<OffsetDateTime>,
+    ) -> StoreResult<Vec<DailyUsage>> {
+        let from = since.map_or(i64::MIN, day_of);
+        Ok(with_conn!(self, |conn| {
+            usage_daily::table
+                .filter(usage_daily::key_id.eq(key_id))
+                .filter(usage_daily::day.ge(from))
+                .select((
+                    usage_daily::day,
+                    usage_daily::route,
+                    usage_daily::status,
+                    usage_daily::variant,
+                    usage_daily::calls,
+                    usage_daily::cost,
+                ))
+                .order(usage_daily::day.asc())
+                .load(conn)
+                .await?
+        }))
+    }
+
+    /// A key's most recent logged calls, newest first.
+    pub async fn recent_calls(&self, key_id: &str, limit: i64) -> StoreResult<Vec<LoggedCall>> {
+        type Row = (
+            i64,
+            String,
+            String,
+            i32,
+            i64,
+            i64,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = with_conn!(self, |conn| {
+            usage_log::table
+                .filter(usage_log::key_id.eq(key_id))
+                .order((usage_log::at.desc(), usage_log::id.desc()))
+                .limit(limit.clamp(1, 1000))
+                .select((
+                    usage_log::at,
+                    usage_log::method,
+                    usage_log::route,
+                    usage_log::status,
+                    usage_log::cost,
+                    usage_log::duration_us,
+                    usage_log::variant,
+                    usage_log::format,
+                ))
+                .load(conn)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(at, method, route, status, cost, duration_us, variant, format)| LoggedCall {
+                    at: from_ms(at),
+                    method,
+                    route,
+                    status: u16::try_from(status).unwrap_or(0),
+                    cost,
+                    duration_us,
+                    variant,
+                    format,
+                },
+            )
+            .collect())
+    }
+
+    /// Deletes raw log rows older than `before` (roll-ups are kept); returns how many.
+    pub async fn purge_usage_before(&self, before: OffsetDateTime) -> StoreResult<usize> {
+        let cutoff = to_ms(before);
+        Ok(with_conn!(self, |conn| {
+            diesel::delete(usage_log::table.filter(usage_log::at.lt(cutoff)))
+                .execute(conn)
+                .await?
+        }))
+    }
+}
