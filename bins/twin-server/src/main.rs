@@ -3,11 +3,13 @@
 //! A thin composition of the library crates: configuration, logging, the store, the HTTP
 //! adapter, and operator subcommands that act directly on the configured database.
 
+mod cli;
 mod config;
 mod demo;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -50,10 +52,32 @@ enum Command {
     },
     /// Print the OpenAPI document (JSON) to standard output.
     Openapi,
+    /// Manage owners (the tenants whose twins are served): create, show, set-plan.
+    #[command(subcommand)]
+    Owner(cli::owner::OwnerCommand),
+    /// Manage an owner's API keys: create, list, revoke, rotate.
+    #[command(subcommand)]
+    Key(cli::key::KeyCommand),
+    /// Manage twins: import a twin document as a snapshot.
+    #[command(subcommand)]
+    Twin(cli::twin::TwinCommand),
+    /// Issue a one-time dashboard login link for an owner (single use, valid 15 minutes).
+    LoginLink(cli::login_link::LoginLinkArgs),
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> ExitCode {
+    // Errors leave as one line on stderr and a non-zero status, without a backtrace.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Openapi = command {
@@ -81,6 +105,13 @@ async fn main() -> Result<()> {
             store.migrate().await?;
             let base_url = base_url.unwrap_or_else(|| format!("http://{}", config.bind));
             demo::run(&store, &config, &base_url, json).await
+        }
+        Command::Owner(command) => cli::owner::run(&cli::state(&config).await?, command).await,
+        Command::Key(command) => cli::key::run(&cli::state(&config).await?, command).await,
+        Command::Twin(command) => cli::twin::run(&cli::state(&config).await?, command).await,
+        Command::LoginLink(args) => {
+            let base_url = format!("http://{}", config.bind);
+            cli::login_link::run(&cli::state(&config).await?, args, &base_url).await
         }
         Command::Openapi => unreachable!("handled above"),
     }

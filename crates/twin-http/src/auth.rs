@@ -7,13 +7,15 @@
 
 use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use actix_web::{HttpMessage, HttpRequest};
-use time::OffsetDateTime;
 use twin_keys::{HashAlgorithm, KeyHash, ParseError};
-use twin_meter::QuotaSnapshot;
 use twin_meter::plans::Plan;
-use twin_store::{KeyEnv, KeyRecord, KeyStatus, Owner, QuotaConsumption, Scope, StoreError};
+use twin_store::{KeyEnv, KeyRecord, KeyStatus, Owner, Scope, StoreError};
 
+use std::sync::Arc;
+
+use crate::caches::CachedKey;
 use crate::error::{ApiError, ErrorCode};
+use crate::meter::{Charge, Denial, MeterHeaders};
 use crate::state::AppState;
 
 const X_TWIN_KEY: HeaderName = HeaderName::from_static("x-twin-key");
@@ -23,11 +25,11 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The key used.
-    pub key: KeyRecord,
+    pub key: Arc<KeyRecord>,
     /// Its owner.
-    pub owner: Owner,
+    pub owner: Arc<Owner>,
     /// The owner's plan.
-    pub plan: Plan,
+    pub plan: Arc<Plan>,
 }
 
 impl Caller {
@@ -46,17 +48,14 @@ pub enum Metering {
     Free,
 }
 
-/// The quota state to report in the response headers; put in the request's extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct QuotaHeaders(pub QuotaSnapshot);
-
-/// Marks a request that consumed one unit of quota, so a 425 or 5xx answer can give it back.
+/// The metering outcome of a request, put in its extensions for the response headers and
+/// for refunds.
 #[derive(Debug, Clone)]
-pub struct QuotaConsumed {
-    /// The key charged.
-    pub key_id: String,
-    /// The month charged.
-    pub month_start: OffsetDateTime,
+pub struct MeterState {
+    /// Header values.
+    pub headers: MeterHeaders,
+    /// What was spent, by which key (absent when nothing was).
+    pub charge: Option<(String, Charge)>,
 }
 
 /// Who an authenticated request is logged against; put in the request's extensions as soon
@@ -149,40 +148,54 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
         _ => invalid_format(),
     })?;
     let id = parsed.id().ok_or_else(invalid_format)?;
+    let entry = match state.caches.key(id) {
+        Some(entry) => entry,
+        None => load_key(state, id).await?,
+    };
+    // The hash is compared even for a cached key: the cache is keyed by the public id only.
+    let verified = entry.hash.as_ref().is_some_and(|h| state.hasher.verify(&plaintext, h));
+    if !verified {
+        return Err(invalid_or_revoked());
+    }
+    let now = state.clock.now();
+    if entry.key.status(now) != KeyStatus::Active || entry.key.env.as_str() != parsed.env() {
+        return Err(invalid_or_revoked());
+    }
+    Ok(Caller { key: entry.key.clone(), owner: entry.owner.clone(), plan: entry.plan.clone() })
+}
+
+/// Reads a key, its owner and plan from the store and caches them.
+async fn load_key(state: &AppState, id: &str) -> Result<Arc<CachedKey>, ApiError> {
+    let epoch = state.caches.key_epoch();
     let key = match state.store.find_key(id).await {
         Ok(key) => key,
         Err(StoreError::NotFound) => return Err(invalid_or_revoked()),
         Err(e) => return Err(e.into()),
     };
-    let stored = stored_hash(&key).ok_or_else(invalid_or_revoked)?;
-    if !state.hasher.verify(&plaintext, &stored) {
-        return Err(invalid_or_revoked());
-    }
-    let now = state.clock.now();
-    if key.status(now) != KeyStatus::Active || key.env.as_str() != parsed.env() {
-        return Err(invalid_or_revoked());
-    }
     let owner = match state.store.get_owner(&key.owner_id).await {
         Ok(owner) => owner,
         Err(StoreError::NotFound) => return Err(invalid_or_revoked()),
         Err(e) => return Err(e.into()),
     };
     // An owner whose plan was removed from the configuration has no API access.
-    let plan = state
-        .plans
-        .get(&owner.plan)
-        .cloned()
-        .unwrap_or_else(|| Plan {
-            slug: owner.plan.clone(),
-            name: owner.plan.clone(),
-            api_access: false,
-            max_keys: 0,
-            default_monthly_quota: 0,
-            max_monthly_quota: 0,
-            default_rate_limit_rpm: 0,
-            max_rate_limit_rpm: 0,
-        });
-    Ok(Caller { key, owner, plan })
+    let plan = state.plans.get(&owner.plan).cloned().unwrap_or_else(|| Plan {
+        slug: owner.plan.clone(),
+        name: owner.plan.clone(),
+        api_access: false,
+        max_keys: 0,
+        default_monthly_quota: 0,
+        max_monthly_quota: 0,
+        default_rate_limit_rpm: 0,
+        max_rate_limit_rpm: 0,
+    });
+    let entry = Arc::new(CachedKey {
+        hash: stored_hash(&key),
+        key: Arc::new(key),
+        owner: Arc::new(owner),
+        plan: Arc::new(plan),
+    });
+    state.caches.put_key(epoch, entry.clone());
+    Ok(entry)
 }
 
 fn stored_hash(key: &KeyRecord) -> Option<KeyHash> {
@@ -210,11 +223,16 @@ pub async fn authorize(
         owner_id: caller.owner.id.clone(),
     });
     let now = state.clock.now();
-    let month = twin_meter::month_start(now);
-    let limit = u64::try_from(caller.key.monthly_quota).unwrap_or(0);
-    let used = u64::try_from(caller.key.counters.quota_used_in(month)).unwrap_or(0);
-    req.extensions_mut()
-        .insert(QuotaHeaders(QuotaSnapshot::for_month(limit, used, now)));
+    // Test keys cost nothing; other requests cost their route's configured price.
+    let cost = if caller.is_test() {
+        0
+    } else {
+        state.prices.for_route(req.match_pattern().as_deref())
+    };
+    req.extensions_mut().insert(MeterState {
+        headers: state.meter.peek(&caller.key, cost, now),
+        charge: None,
+    });
 
     if !caller.key.scopes.contains(scope) {
         return Err(ApiError::new(
@@ -229,35 +247,47 @@ pub async fn authorize(
             "the owner's plan has no API access; the keys stay stored until the plan is upgraded",
         ));
     }
-    if metering == Metering::Counted {
-        let limit_i = caller.key.monthly_quota;
-        match state
-            .store
-            .consume_quota(&caller.key.id, month, limit_i)
-            .await?
-        {
-            QuotaConsumption::Allowed { used } => {
-                let used = u64::try_from(used).unwrap_or(0);
-                req.extensions_mut()
-                    .insert(QuotaHeaders(QuotaSnapshot::for_month(limit, used, now)));
-                req.extensions_mut().insert(QuotaConsumed {
-                    key_id: caller.key.id.clone(),
-                    month_start: month,
-                });
-            }
-            QuotaConsumption::Exhausted { used } => {
-                let used = u64::try_from(used).unwrap_or(0);
-                let snapshot = QuotaSnapshot::for_month(limit, used, now);
-                req.extensions_mut().insert(QuotaHeaders(snapshot));
-                return Err(ApiError::new(
+    let counted = metering == Metering::Counted;
+    match state.meter.admit(&caller.key, cost, counted, now).await {
+        Ok((charge, headers)) => {
+            req.extensions_mut().insert(MeterState {
+                headers,
+                charge: Some((caller.key.id.clone(), charge)),
+            });
+            Ok(caller)
+        }
+        Err((denial, headers)) => {
+            let err = match denial {
+                Denial::Rate { retry_after_ms } => ApiError::new(
+                    ErrorCode::RateLimited,
+                    "the key's per-minute rate limit is reached; retry after the indicated time",
+                )
+                .with("retryAfterMs", retry_after_ms)
+                .retry_after(retry_after_ms.div_ceil(1000).max(1)),
+                Denial::Quota => ApiError::new(
                     ErrorCode::MonthlyQuotaExceeded,
                     "the key's monthly quota is spent; it resets on the 1st of next month (UTC)",
                 )
-                .with("resetsAt", twin_meter::iso8601(snapshot.resets_at)));
-            }
+                .with("resetsAt", twin_meter::iso8601(headers.quota.resets_at)),
+                Denial::Spend => ApiError::new(
+                    ErrorCode::SpendLimitExceeded,
+                    "this request would take the key past its spend cap for the period",
+                )
+                .with("periodUsed", headers.spend.used.to_string())
+                .with("periodLimit", headers.spend.limit.map(|l| l.to_string()))
+                .with(
+                    "periodResetAt",
+                    headers.spend.reset.map(twin_meter::iso8601),
+                ),
+                Denial::Store(e) => ApiError::from(e),
+            };
+            req.extensions_mut().insert(MeterState {
+                headers,
+                charge: None,
+            });
+            Err(err)
         }
     }
-    Ok(caller)
 }
 
 #[cfg(test)]

@@ -9,19 +9,26 @@
 //! (headers, refunds) → handler → `auth::authorize` (credential, key, scope, plan, quota) →
 //! store / renderer → response.
 
+pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod caches;
+pub mod dashboard;
 pub mod error;
+pub mod meter;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod owner;
+pub mod prices;
 pub mod public;
 pub mod query;
 pub mod request_id;
+pub mod retention;
 pub mod router;
 pub mod server;
 pub mod state;
+pub mod sync;
 pub mod time_fmt;
 pub mod usage;
 

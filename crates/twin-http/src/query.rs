@@ -14,7 +14,7 @@ use crate::error::ApiError;
 pub struct Query(pub HashMap<String, String>);
 
 impl Query {
-    /// Parses the request's query string; bad percent-encoding is a 400.
+    /// Parses the request's query string; bad percent-encoding or a NUL byte is a 400.
     pub fn parse(req: &HttpRequest) -> Result<Query, ApiError> {
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_str(req.query_string()).map_err(|_| {
@@ -22,6 +22,15 @@ impl Query {
             })?;
         let mut map = HashMap::with_capacity(pairs.len());
         for (name, value) in pairs {
+            // No parameter of this API may hold a NUL byte, and PostgreSQL refuses one in
+            // any text parameter: refuse it here rather than fail in the store.
+            if name.contains('\0') || value.contains('\0') {
+                return Err(ApiError::invalid_parameter(
+                    &name.replace('\0', ""),
+                    None,
+                    "contains a NUL character",
+                ));
+            }
             // A repeated parameter is ambiguous; refuse it rather than pick one.
             if map.contains_key(&name) {
                 return Err(ApiError::invalid_parameter(

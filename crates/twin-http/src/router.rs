@@ -10,7 +10,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
-use crate::{middleware, ops, owner, public, request_id};
+use crate::{admin, dashboard, middleware, ops, owner, public, request_id};
 
 /// Registers the documented routes.
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
@@ -24,6 +24,18 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
                 .service(public::snapshot::snapshot)
                 .service(public::preset::preset),
         )
+        // Before the `/v1` scope: a scope that matches a prefix keeps the request.
+        .service(
+            scope::scope("/v1/admin")
+                .service(admin::owners_create::create)
+                .service(admin::owners_get::get)
+                .service(admin::owners_update::update)
+                .service(admin::snapshots_create::create)
+                .service(admin::snapshots_update::update)
+                .service(admin::keys_create::create)
+                .service(admin::login_links::create),
+        )
+        .service(dashboard::login::redeem)
         .service(
             scope::scope("/v1")
                 .service(owner::keys_create::create)

@@ -9,6 +9,10 @@ use twin_render::PresetCatalog;
 use twin_store::Store;
 
 use crate::cache::RenderCache;
+use crate::caches::Caches;
+use crate::sync::SyncOptions;
+use crate::meter::{Meter, MeterConfig};
+use crate::prices::Prices;
 use crate::usage::{UsageConfig, UsageLogger};
 
 /// Server-wide state, built once by the binary and shared by every worker.
@@ -31,14 +35,48 @@ pub struct AppState {
     pub render_cache: RenderCache,
     /// The batched usage log.
     pub usage: UsageLogger,
+    /// Lease-backed metering (quota, rate, spend).
+    pub meter: Arc<Meter>,
+    /// Price of each route, in micro-credits.
+    pub prices: Prices,
+    /// Verified keys and owners' twins.
+    pub caches: Caches,
 }
 
 impl AppState {
     /// State with built-in presets and plans, SHA-256 hashing and the system clock. Starts
     /// the usage logger, so it must be called inside a tokio runtime.
     pub fn new(store: Store) -> Self {
+        Self::with_sync(store, SyncOptions::default())
+    }
+
+    /// [`AppState::new`] with explicit change-feed settings.
+    pub fn with_sync(store: Store, sync: SyncOptions) -> Self {
+        let caches = Caches::new(100_000, 100_000, std::time::Duration::from_secs(60));
+        let meter = Arc::new(Meter::new(store.clone(), MeterConfig::default()));
+        meter.spawn_sweeper();
+        {
+            // This process's own changes reach its caches before the changing call returns.
+            let caches = caches.clone();
+            let meter = Arc::downgrade(&meter);
+            store.on_change(Box::new(move |key_id, owner_id| {
+                if let Some(owner) = owner_id {
+                    caches.invalidate_owner(owner);
+                }
+                if let Some(key) = key_id {
+                    caches.invalidate_key(key);
+                    if let Some(meter) = meter.upgrade() {
+                        meter.forget_now(key);
+                    }
+                }
+            }));
+        }
+        crate::sync::spawn(store.clone(), caches.clone(), meter.clone(), sync);
         AppState {
+            caches,
             usage: UsageLogger::start(store.clone(), UsageConfig::default()),
+            meter,
+            prices: Prices::default(),
             store,
             key_format: KeyFormat::twin(),
             hasher: KeyHasher::sha256(),

@@ -316,6 +316,7 @@ impl Store {
             })
             .await?
         });
+        self.record_change(Some(id), Some(owner_id)).await?;
         self.find_key(id).await
     }
 
@@ -335,6 +336,7 @@ impl Store {
             .execute(conn)
             .await?
         });
+        self.record_change(Some(id), Some(owner_id)).await?;
         self.find_key(id).await
     }
 
@@ -354,6 +356,7 @@ impl Store {
             .execute(conn)
             .await?
         });
+        self.record_change(Some(id), None).await?;
         Ok(())
     }
 }

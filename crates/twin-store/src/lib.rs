@@ -21,14 +21,17 @@
 //! ```
 
 mod audit;
+mod changes;
 mod counters;
 mod db;
 mod error;
 mod issue;
 mod keys;
+mod leases;
 mod model;
 mod owners;
 mod schema;
+mod sessions;
 mod snapshots;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -39,7 +42,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use twin_meter::{Clock, SystemClock};
 
+pub use changes::{CHANGES_CHANNEL, Change};
 pub use counters::QuotaConsumption;
+pub use leases::Grant;
 pub use db::{Backend, StoreConfig};
 pub use error::{StoreError, StoreResult};
 pub use issue::KeySpec;
@@ -48,8 +53,13 @@ pub use model::{
     NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet, Snapshot, SnapshotStatus,
     StoredHash,
 };
+pub use sessions::{DashboardSession, NewLoginLink, NewSession};
 pub use snapshots::SnapshotSelection;
 pub use usage::{DailyUsage, KeyTotals, LoggedCall, UsageEntry, day_of};
+
+/// Called synchronously with `(key_id, owner_id)` each time this process records a change,
+/// so its own caches are up to date before the changing call returns.
+pub type ChangeHook = Box<dyn Fn(Option<&str>, Option<&str>) + Send + Sync>;
 
 /// A handle on the database: cheap to clone, shared by every request.
 #[derive(Clone)]
@@ -57,6 +67,7 @@ pub struct Store {
     pub(crate) pool: db::DbPool,
     config: Arc<StoreConfig>,
     clock: Arc<dyn Clock>,
+    hooks: Arc<std::sync::RwLock<Vec<ChangeHook>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -76,6 +87,7 @@ impl Store {
             pool,
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
+            hooks: Arc::default(),
         })
     }
 
@@ -83,6 +95,23 @@ impl Store {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Registers a hook run on every change this process records (shared by all clones of
+    /// this store).
+    pub fn on_change(&self, hook: ChangeHook) {
+        self.hooks.write().unwrap_or_else(|p| p.into_inner()).push(hook);
+    }
+
+    pub(crate) fn run_hooks(&self, key_id: Option<&str>, owner_id: Option<&str>) {
+        for hook in self.hooks.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            hook(key_id, owner_id);
+        }
+    }
+
+    /// The database URL (it may hold a password: never log it).
+    pub(crate) fn url(&self) -> &str {
+        &self.config.url
     }
 
     /// The backend this store talks to.

@@ -87,6 +87,7 @@ impl Store {
                 .get_result(conn)
                 .await?
         });
+        self.record_change(None, Some(id)).await?;
         Ok(row.into())
     }
 }

@@ -144,4 +144,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_links,
     dashboard_sessions,
     audit_events,
+    changes,
 );
+
+diesel::table! {
+    changes (seq) {
+        seq -> BigInt,
+        key_id -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        at -> BigInt,
+    }
+}

@@ -113,7 +113,10 @@ impl Store {
             }
             .await;
             match inserted {
-                Ok(row) => return row.try_into(),
+                Ok(row) => {
+                    self.record_change(None, Some(owner_id)).await?;
+                    return row.try_into();
+                }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             }
@@ -167,6 +170,7 @@ impl Store {
                 }
             }
         });
+        self.record_change(None, Some(&row.owner_id)).await?;
         row.try_into()
     }
 

@@ -164,8 +164,9 @@ impl Store {
             return Ok(());
         }
         // Aggregate in memory first: one upsert per group instead of one per request.
-        let mut daily: HashMap<(String, i64, String, i32, String), (String, i64, i64)> =
-            HashMap::new();
+        // (key, day, "METHOD /route", status, variant) -> (owner, calls, cost).
+        type Group = (String, i64, String, i32, String);
+        let mut daily: HashMap<Group, (String, i64, i64)> = HashMap::new();
         let mut per_key: HashMap<String, (i64, i64)> = HashMap::new();
         for e in entries {
             let route = format!("{} {}", e.method, e.route);
@@ -359,6 +360,40 @@ impl Store {
                 },
             )
             .collect())
+    }
+
+    /// Deletes at most `limit` raw log rows older than `before` (roll-ups are kept); returns
+    /// how many. The retention job calls it until a batch comes back short, so no single
+    /// statement holds the table (on SQLite: the one writer lock, which the usage flusher
+    /// also needs) for long, however many rows have expired.
+    pub async fn purge_usage_batch(
+        &self,
+        before: OffsetDateTime,
+        limit: i64,
+    ) -> StoreResult<usize> {
+        let cutoff = to_ms(before);
+        // SQLite binds each id as a parameter; stay well under its 32,766 limit.
+        let limit = limit.clamp(1, 10_000);
+        // Two statements (ids, then delete by id) rather than `DELETE … WHERE id IN
+        // (SELECT … LIMIT n)`, which diesel cannot express for a table and itself; a crash
+        // between them leaves rows that the next batch deletes.
+        let expired: Vec<i64> = with_conn!(self, |conn| {
+            usage_log::table
+                .filter(usage_log::at.lt(cutoff))
+                .select(usage_log::id)
+                .limit(limit)
+                .load(conn)
+                .await?
+        });
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let expired = &expired;
+        Ok(with_conn!(self, |conn| {
+            diesel::delete(usage_log::table.filter(usage_log::id.eq_any(expired)))
+                .execute(conn)
+                .await?
+        }))
     }
 
     /// Deletes raw log rows older than `before` (roll-ups are kept); returns how many.

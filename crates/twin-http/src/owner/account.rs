@@ -81,7 +81,7 @@ pub async fn account(
     Ok(HttpResponse::Ok().json(AccountView {
         owner_id: caller.owner.id.clone(),
         email: caller.owner.email.clone(),
-        plan: PlanView::from(&caller.plan),
+        plan: PlanView::from(&*caller.plan),
         created_at: iso(caller.owner.created_at),
     }))
 }

@@ -70,7 +70,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         )
         .await?;
     Ok(HttpResponse::Ok().json(KeyPage {
-        items: page.items.iter().map(|k| KeyView::new(k, now)).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|k| KeyView::for_state(k, &state))
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }

@@ -76,6 +76,8 @@ pub async fn rotate_key(
         .store
         .issue_key(&state.key_format, &state.hasher, spec)
         .await?;
+    // Return the old key's unspent allowances first, so the copy carries what was spent.
+    state.meter.forget(&old.id).await;
     state.store.copy_counters(&old.id, &new.id).await?;
     let old_expires = now + Duration::seconds(grace_seconds);
     state.store.expire_key_at(&old.id, old_expires).await?;

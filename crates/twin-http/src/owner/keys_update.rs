@@ -28,6 +28,9 @@ pub async fn update_key(
         Some(true) if !before.is_active => "key.enabled",
         _ => "key.updated",
     };
+    // Allowances reserved under the old limits are returned; the next request reserves
+    // under the new ones.
+    state.meter.forget(id).await;
     let after = match state.store.update_key(owner_id, id, patch).await {
         Ok(key) => key,
         Err(StoreError::Conflict(_)) => {
@@ -87,5 +90,5 @@ pub async fn update(
         &caller.key.prefix,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(KeyView::new(&key, state.clock.now())))
+    Ok(HttpResponse::Ok().json(KeyView::for_state(&key, &state)))
 }

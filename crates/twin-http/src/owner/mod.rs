@@ -2,6 +2,8 @@
 //! owner's account, each with its scope. One file per action.
 
 pub mod account;
+pub mod key_recent;
+pub mod key_usage;
 pub mod keys_create;
 pub mod keys_get;
 pub mod keys_list;
@@ -67,7 +69,25 @@ pub struct KeyView {
 }
 
 impl KeyView {
-    /// The view of `key` at `now`.
+    /// The view of `key` now, counting as used only what was spent: this replica's
+    /// reserved-but-unspent allowances are left out. (Allowances other replicas hold are
+    /// counted until they are spent or returned, at most two seconds after their last use.)
+    pub fn for_state(key: &KeyRecord, state: &crate::state::AppState) -> Self {
+        let now = state.clock.now();
+        let mut view = KeyView::new(key, now);
+        let (quota_unused, spend_unused) = state.meter.local_unused(&key.id, now);
+        view.quota_used = (view.quota_used - quota_unused).max(0);
+        if spend_unused > 0 {
+            let period: twin_meter::Period = key.spend_period.parse().unwrap_or_default();
+            let spent = (key.counters.spend_used_in(period.start(now)) - spend_unused).max(0);
+            view.spend_period_used = Credits::from_micros(spent)
+                .unwrap_or(Credits::ZERO)
+                .to_string();
+        }
+        view
+    }
+
+    /// The view of `key` at `now`, from the stored counters.
     pub fn new(key: &KeyRecord, now: OffsetDateTime) -> Self {
         let month = twin_meter::month_start(now);
         let period: twin_meter::Period = key.spend_period.parse().unwrap_or_default();

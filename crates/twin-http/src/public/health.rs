@@ -50,8 +50,8 @@ pub async fn health(
     let caller = authorize(&req, &state, Scope::TwinRead, Metering::Free).await?;
     Ok(HttpResponse::Ok().json(HealthResponse {
         ok: true,
-        api_key_id: caller.key.id,
-        user_id: caller.owner.id,
+        api_key_id: caller.key.id.clone(),
+        user_id: caller.owner.id.clone(),
         scopes: caller.key.scopes.to_strings(),
         server_time: crate::time_fmt::iso(state.clock.now()),
     }))

@@ -6,7 +6,7 @@ use twin_store::Scope;
 use utoipa::ToSchema;
 
 use super::{SnapshotMeta, sample_snapshot};
-use crate::auth::{Metering, QuotaHeaders, authorize};
+use crate::auth::{MeterState, Metering, authorize};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -74,22 +74,23 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     let snapshot = if caller.is_test() {
         Some(SnapshotMeta::from(&sample_snapshot()))
     } else {
-        state
-            .store
-            .latest_ready_snapshot(&caller.owner.id)
-            .await?
-            .as_ref()
-            .map(SnapshotMeta::from)
+        match &*super::current_twin(&state, &caller.owner.id).await? {
+            crate::caches::CachedTwin::Ready(snap, _) => Some(SnapshotMeta::from(snap)),
+            _ => None,
+        }
     };
-    let quota = req.extensions().get::<QuotaHeaders>().map(|q| q.0);
+    let quota = req
+        .extensions()
+        .get::<MeterState>()
+        .map(|m| m.headers.quota);
     let quota = quota.ok_or_else(|| ApiError::internal("quota state missing after authorize"))?;
     Ok(HttpResponse::Ok().json(MeResponse {
-        user_id: caller.owner.id,
-        api_key_id: caller.key.id,
+        user_id: caller.owner.id.clone(),
+        api_key_id: caller.key.id.clone(),
         env: caller.key.env.as_str().to_owned(),
         plan: PlanSummary {
-            slug: caller.plan.slug,
-            name: caller.plan.name,
+            slug: caller.plan.slug.clone(),
+            name: caller.plan.name.clone(),
             api_access: caller.plan.api_access,
         },
         scopes: caller.key.scopes.to_strings(),

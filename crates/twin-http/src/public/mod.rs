@@ -57,5 +57,34 @@ pub(crate) fn sample_snapshot() -> Snapshot {
     }
 }
 
+/// An owner's current twin (the newest ready snapshot with its parsed document, or why
+/// there is none), from the cache or else the store.
+pub(crate) async fn current_twin(
+    state: &crate::state::AppState,
+    owner_id: &str,
+) -> Result<std::sync::Arc<crate::caches::CachedTwin>, crate::error::ApiError> {
+    use crate::caches::CachedTwin;
+    if let Some(twin) = state.caches.twin(owner_id) {
+        return Ok(twin);
+    }
+    let epoch = state.caches.twin_epoch();
+    let twin = match state.store.select_snapshot(owner_id, None).await? {
+        twin_store::SnapshotSelection::Ready(snap, text) => {
+            let doc = twin_render::parse_document(text.as_bytes()).map_err(|e| {
+                crate::error::ApiError::internal(format!("stored document of {} is invalid: {e}", snap.id))
+            })?;
+            CachedTwin::Ready(snap, std::sync::Arc::new(doc))
+        }
+        twin_store::SnapshotSelection::NotReady => CachedTwin::NotReady,
+        twin_store::SnapshotSelection::Failed | twin_store::SnapshotSelection::UnknownPurchase => {
+            CachedTwin::Failed
+        }
+        twin_store::SnapshotSelection::NoSnapshot => CachedTwin::NoSnapshot,
+    };
+    let twin = std::sync::Arc::new(twin);
+    state.caches.put_twin(epoch, owner_id, twin.clone());
+    Ok(twin)
+}
+
 /// The id of the sample twin's snapshot.
 pub const SAMPLE_SNAPSHOT_ID: &str = "snap_sample";

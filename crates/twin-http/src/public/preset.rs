@@ -6,7 +6,10 @@ use twin_render::{Format, Lang, RenderOptions, SnapshotRef, Variant};
 use twin_store::{Scope, Snapshot, SnapshotSelection};
 use utoipa::IntoParams;
 
-use super::sample_snapshot;
+use std::sync::Arc;
+
+use super::{current_twin, sample_snapshot};
+use crate::caches::CachedTwin;
 use crate::auth::{Metering, authorize};
 use crate::cache::RenderKey;
 use crate::error::{ApiError, ErrorCode};
@@ -159,35 +162,23 @@ pub async fn preset(
         )
     })?;
 
-    // Which twin: the sample for test keys, otherwise the owner's per SPEC §5.
-    let (snapshot, document): (Snapshot, Option<String>) = if caller.is_test() {
-        (sample_snapshot(), None)
+    // Which twin: the sample for test keys, otherwise the owner's per SPEC §5. The owner's
+    // current twin (no purchaseId) comes from the cache with its parsed document.
+    let (snapshot, document): (Snapshot, Document) = if caller.is_test() {
+        (sample_snapshot(), Document::Sample)
+    } else if purchase_id.is_none() {
+        match &*current_twin(&state, &caller.owner.id).await? {
+            CachedTwin::Ready(snap, doc) => (snap.clone(), Document::Parsed(doc.clone())),
+            CachedTwin::NotReady => return Err(not_ready()),
+            CachedTwin::Failed => return Err(generation_failed()),
+            CachedTwin::NoSnapshot => return Err(no_twin()),
+        }
     } else {
-        match state
-            .store
-            .select_snapshot(&caller.owner.id, purchase_id)
-            .await?
-        {
-            SnapshotSelection::Ready(snap, doc) => (snap, Some(doc)),
-            SnapshotSelection::NotReady => {
-                return Err(ApiError::new(
-                    ErrorCode::TwinNotReady,
-                    "the twin is still being generated; retry in 30 seconds",
-                )
-                .retry_after(30));
-            }
-            SnapshotSelection::Failed => {
-                return Err(ApiError::new(
-                    ErrorCode::TwinGenerationFailed,
-                    "no ready twin: its generation failed",
-                ));
-            }
-            SnapshotSelection::NoSnapshot => {
-                return Err(ApiError::new(
-                    ErrorCode::NoTwinPurchased,
-                    "the owner has no twin yet",
-                ));
-            }
+        match state.store.select_snapshot(&caller.owner.id, purchase_id).await? {
+            SnapshotSelection::Ready(snap, doc) => (snap, Document::Text(doc)),
+            SnapshotSelection::NotReady => return Err(not_ready()),
+            SnapshotSelection::Failed => return Err(generation_failed()),
+            SnapshotSelection::NoSnapshot => return Err(no_twin()),
             SnapshotSelection::UnknownPurchase => {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
@@ -217,23 +208,21 @@ pub async fn preset(
         version: snapshot.version,
         created_at: crate::time_fmt::iso(snapshot.created_at),
     };
-    // The stored document is parsed only when this rendering is not cached yet.
+    // A document given as text is parsed only when this rendering is not cached yet.
     let rendered = state
         .render_cache
         .get_or_render(key, || {
             let doc = match &document {
-                None => std::borrow::Cow::Borrowed(twin_render::sample_twin()),
-                Some(text) => std::borrow::Cow::Owned(
+                Document::Sample => std::borrow::Cow::Borrowed(twin_render::sample_twin()),
+                Document::Parsed(doc) => std::borrow::Cow::Borrowed(&**doc),
+                Document::Text(text) => std::borrow::Cow::Owned(
                     twin_render::parse_document(text.as_bytes()).map_err(|e| e.to_string())?,
                 ),
             };
             Ok::<_, String>(twin_render::render(&doc, preset, &snapshot_ref, &options))
         })
         .map_err(|e| {
-            ApiError::internal(format!(
-                "stored document of {} is invalid: {e}",
-                snapshot.id
-            ))
+            ApiError::internal(format!("stored document of {} is invalid: {e}", snapshot.id))
         })?;
 
     let etag = HeaderValue::from_str(&rendered.etag)
@@ -250,6 +239,29 @@ pub async fn preset(
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .body(rendered.body.clone()))
+}
+
+/// Where the document to render comes from.
+enum Document {
+    /// The built-in sample twin.
+    Sample,
+    /// An owner's current twin, parsed when it was cached.
+    Parsed(Arc<twin_render::TwinDocument>),
+    /// A purchase's twin, as stored.
+    Text(String),
+}
+
+fn not_ready() -> ApiError {
+    ApiError::new(ErrorCode::TwinNotReady, "the twin is still being generated; retry in 30 seconds")
+        .retry_after(30)
+}
+
+fn generation_failed() -> ApiError {
+    ApiError::new(ErrorCode::TwinGenerationFailed, "no ready twin: its generation failed")
+}
+
+fn no_twin() -> ApiError {
+    ApiError::new(ErrorCode::NoTwinPurchased, "the owner has no twin yet")
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`). Weak validators match too, as RFC 9110

@@ -151,6 +151,35 @@ impl TestServer {
         (plain.expose_secret().to_owned(), record.id)
     }
 
+    /// A live `twin:read` key (quota 10,000, no rate limit, no cap) adjusted by `adjust`;
+    /// returns (plaintext, key id).
+    pub async fn key_custom(
+        &self,
+        owner: &str,
+        adjust: impl FnOnce(&mut KeySpec),
+    ) -> (String, String) {
+        let mut spec = KeySpec {
+            owner_id: owner.into(),
+            env: KeyEnv::Live,
+            name: "custom key".into(),
+            scopes: ScopeSet::from_iter([Scope::TwinRead]),
+            expires_at: None,
+            monthly_quota: 10_000,
+            rate_limit_rpm: 0,
+            spend_limit: None,
+            spend_period: "month".into(),
+            created_by: "test".into(),
+            rotated_from: None,
+        };
+        adjust(&mut spec);
+        let (plain, record) = self
+            .store()
+            .issue_key(&KeyFormat::twin(), &twin_keys::KeyHasher::sha256(), spec)
+            .await
+            .unwrap();
+        (plain.expose_secret().to_owned(), record.id)
+    }
+
     /// A live `twin:read` key with a quota of 10,000.
     pub async fn key(&self, owner: &str) -> String {
         self.key_with(owner, KeyEnv::Live, &[Scope::TwinRead], 10_000)
@@ -188,8 +217,13 @@ pub struct Replica {
 impl Replica {
     /// Starts a server on `store`, with `clock` as its time source.
     pub fn start(store: Store, clock: ManualClock) -> Replica {
+        Self::start_with_sync(store, clock, twin_http::sync::SyncOptions::default())
+    }
+
+    /// [`Replica::start`] with explicit change-feed settings.
+    pub fn start_with_sync(store: Store, clock: ManualClock, sync: twin_http::sync::SyncOptions) -> Replica {
         let store = store.with_clock(Arc::new(clock.clone()));
-        let mut state = AppState::new(store);
+        let mut state = AppState::with_sync(store, sync);
         state.clock = Arc::new(clock);
         let (base, handle) = spawn(state);
         Replica {

@@ -1,0 +1,262 @@
+//! `twin-server key create|list|revoke|rotate`.
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use twin_http::AppState;
+use twin_http::admin::keys_create::create_key_for_owner;
+use twin_http::owner::keys_revoke::{Revoked, revoke_key};
+use twin_http::owner::keys_rotate::rotate_key;
+use twin_http::owner::spec::CreateKeyBody;
+use twin_http::owner::{CreatedKey, KeyView};
+use twin_http::time_fmt::iso;
+use twin_store::KeyStatus;
+
+use super::{ACTOR, api_error, print_json, require_owner};
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key for an owner and print its plaintext (once; it is never stored).
+    ///
+    /// The same checks as `POST /v1/keys` apply (plan access, the plan's limits and maximum
+    /// number of active keys), except that any scope may be granted. New keys default to
+    /// `twin:read`, the plan's default quota and rate limit, and no expiry.
+    #[command(
+        after_help = "Examples:\n  twin-server key create ana --name \"CRM integration\"\n  twin-server key create ana --name ci --env test --scopes twin:read,keys:read --expires-in-days 30 --json"
+    )]
+    Create {
+        /// The owner's id.
+        owner: String,
+        /// A name to recognise the key by (1–64 characters).
+        #[arg(long)]
+        name: String,
+        /// `live` (the owner's twin) or `test` (the sample twin, no cost).
+        #[arg(long, value_parser = ["live", "test"])]
+        env: Option<String>,
+        /// Comma-separated scopes: twin:read, keys:read, keys:write, usage:read, account:read.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        /// Expire the key after this many days (1–3650).
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<i64>,
+        /// Requests per calendar month (1 to the plan's maximum).
+        #[arg(long, value_name = "Q")]
+        monthly_quota: Option<i64>,
+        /// Requests per minute (0 = unlimited, up to the plan's maximum).
+        #[arg(long, value_name = "RPM")]
+        rate_limit_rpm: Option<i64>,
+        /// Spend cap per period, in credits (up to 6 decimals), e.g. 25.5.
+        #[arg(long, value_name = "CREDITS")]
+        spend_limit: Option<String>,
+        /// The spend cap's period.
+        #[arg(long, value_parser = ["day", "week", "month", "forever"])]
+        spend_period: Option<String>,
+        /// Print the key as JSON (the API's shape, with `key` and `warning`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an owner's keys, newest first (never a plaintext or a hash).
+    List {
+        /// The owner's id.
+        owner: String,
+        /// Only keys in this state.
+        #[arg(long, value_parser = ["active", "disabled", "expired", "revoked"])]
+        status: Option<String>,
+        /// Print a JSON array of keys (the API's shape).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: it stops working at once, everywhere. Irreversible; the row stays for
+    /// audit. Revoking again is harmless.
+    Revoke {
+        /// The owner's id.
+        owner: String,
+        /// The key's id (the 8 hex characters after `atk_<env>_`).
+        key_id: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate a key: a new key with the same name, scopes and limits, printed once; the old
+    /// key keeps working for the grace period, then expires.
+    #[command(
+        after_help = "Example:\n  twin-server key rotate ana 1a2b3c4d --grace-period-seconds 3600"
+    )]
+    Rotate {
+        /// The owner's id.
+        owner: String,
+        /// The key's id (the 8 hex characters after `atk_<env>_`).
+        key_id: String,
+        /// How long the old key keeps working, 0 – 604800 seconds (7 days).
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+        grace_period_seconds: i64,
+        /// Print the new key as JSON (with `key`, `warning` and `oldKeyExpiresAt`).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a key command.
+pub async fn run(state: &AppState, command: KeyCommand) -> Result<()> {
+    match command {
+        KeyCommand::Create {
+            owner,
+            name,
+            env,
+            scopes,
+            expires_in_days,
+            monthly_quota,
+            rate_limit_rpm,
+            spend_limit,
+            spend_period,
+            json,
+        } => {
+            require_owner(state, &owner).await?;
+            let body = CreateKeyBody {
+                name,
+                env,
+                scopes,
+                expires_at: None,
+                expires_in_days,
+                monthly_quota,
+                rate_limit_rpm,
+                spend_limit,
+                spend_period,
+            };
+            let created = create_key_for_owner(state, &owner, body, ACTOR)
+                .await
+                .map_err(api_error)?;
+            if json {
+                return print_json(&created);
+            }
+            print_created(&created);
+            Ok(())
+        }
+        KeyCommand::List {
+            owner,
+            status,
+            json,
+        } => {
+            require_owner(state, &owner).await?;
+            let status = status
+                .map(|s| s.parse::<KeyStatus>())
+                .transpose()
+                .map_err(|e| anyhow!("{e}"))?;
+            let now = state.clock.now();
+            let mut keys = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = state
+                    .store
+                    .list_keys(&owner, status, now, 500, cursor.as_deref())
+                    .await
+                    .map_err(|e| api_error(e.into()))?;
+                keys.extend(page.items.iter().map(|k| KeyView::new(k, now)));
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            if json {
+                return print_json(&keys);
+            }
+            if keys.is_empty() {
+                println!(
+                    "Owner `{owner}` has no keys{}.",
+                    if status.is_some() {
+                        " in that state"
+                    } else {
+                        ""
+                    }
+                );
+                return Ok(());
+            }
+            println!(
+                "{:<8}  {:<22}  {:<8}  {:<24}  {:<24}  scopes",
+                "id", "prefix", "status", "name", "created"
+            );
+            for k in &keys {
+                println!(
+                    "{:<8}  {:<22}  {:<8}  {:<24}  {:<24}  {}",
+                    k.id,
+                    k.prefix,
+                    k.status,
+                    k.name,
+                    k.created_at,
+                    k.scopes.join(",")
+                );
+            }
+            Ok(())
+        }
+        KeyCommand::Revoke {
+            owner,
+            key_id,
+            json,
+        } => {
+            require_owner(state, &owner).await?;
+            let key = revoke_key(state, &owner, &key_id, ACTOR)
+                .await
+                .map_err(|e| not_found_key(e, &owner, &key_id))?;
+            let revoked = Revoked {
+                id: key.id,
+                status: "revoked".into(),
+                revoked_at: key.revoked_at.map(iso).unwrap_or_default(),
+            };
+            if json {
+                return print_json(&revoked);
+            }
+            println!(
+                "Key {} ({}) is revoked since {}.",
+                revoked.id, key.prefix, revoked.revoked_at
+            );
+            Ok(())
+        }
+        KeyCommand::Rotate {
+            owner,
+            key_id,
+            grace_period_seconds,
+            json,
+        } => {
+            require_owner(state, &owner).await?;
+            let rotated = rotate_key(state, &owner, &key_id, grace_period_seconds, ACTOR)
+                .await
+                .map_err(|e| not_found_key(e, &owner, &key_id))?;
+            if json {
+                return print_json(&rotated);
+            }
+            print_created(&rotated.created);
+            println!();
+            println!(
+                "The old key {key_id} stops working at {}.",
+                rotated.old_key_expires_at
+            );
+            Ok(())
+        }
+    }
+}
+
+fn not_found_key(err: twin_http::ApiError, owner: &str, key_id: &str) -> anyhow::Error {
+    if err.code() == twin_http::ErrorCode::NotFound {
+        anyhow!("owner `{owner}` has no key `{key_id}`")
+    } else {
+        api_error(err)
+    }
+}
+
+/// Prints a new key with its plaintext and the warning that it is shown once.
+pub fn print_created(created: &CreatedKey) {
+    let view = &created.view;
+    println!("API key (shown once, store it now): {}", created.key);
+    println!("  id:      {}", view.id);
+    println!("  name:    {}", view.name);
+    println!("  env:     {}", view.env);
+    println!("  scopes:  {}", view.scopes.join(", "));
+    println!(
+        "  quota:   {} requests/month, {} requests/minute",
+        view.monthly_quota, view.rate_limit_rpm
+    );
+    if let Some(expires) = &view.expires_at {
+        println!("  expires: {expires}");
+    }
+    println!("{}", created.warning);
+}

@@ -1,0 +1,192 @@
+//! `GET /v1/keys/{id}/recent`: one key's latest logged calls, newest first.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Serialize;
+use twin_meter::Credits;
+use twin_store::{LoggedCall, Scope};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Metering, authorize};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::state::AppState;
+use crate::time_fmt::iso;
+
+/// Calls returned when `limit` is absent.
+const DEFAULT_LIMIT: i64 = 50;
+/// The most calls one response returns; a larger `limit` is lowered to it.
+const MAX_LIMIT: i64 = 200;
+
+/// Listing parameters.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RecentParams {
+    /// How many calls, newest first (default 50). An integer outside 1–200 is clamped into
+    /// that range rather than refused; anything else is a 400.
+    limit: Option<i64>,
+}
+
+/// One logged call.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentCall {
+    /// When the request arrived (ISO 8601, UTC, milliseconds).
+    #[schema(example = "2026-11-15T12:00:00.123Z")]
+    pub at: String,
+    /// HTTP method.
+    #[schema(example = "GET")]
+    pub method: String,
+    /// Route template (without the method).
+    #[schema(example = "/v1/public/twin/preset/{slug}")]
+    pub route: String,
+    /// Response status.
+    #[schema(example = 200)]
+    pub status: u16,
+    /// Credits charged (6 decimals).
+    #[schema(example = "1.000000")]
+    pub cost: String,
+    /// Time the server spent answering, in milliseconds with microsecond precision (a
+    /// number such as `1.234`).
+    #[schema(example = 1.234)]
+    pub duration_ms: f64,
+    /// Prompt variant, for preset requests that got as far as reading it; otherwise null.
+    #[schema(example = "claude")]
+    pub variant: Option<String>,
+    /// Output format, for preset requests that got as far as reading it; otherwise null.
+    #[schema(example = "txt")]
+    pub format: Option<String>,
+}
+
+/// The latest calls of a key.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentCalls {
+    /// Key id.
+    pub key_id: String,
+    /// The limit applied (after clamping).
+    pub limit: i64,
+    /// Calls, newest first.
+    pub items: Vec<RecentCall>,
+}
+
+impl From<LoggedCall> for RecentCall {
+    fn from(c: LoggedCall) -> Self {
+        RecentCall {
+            at: iso(c.at),
+            method: c.method,
+            route: c.route,
+            status: c.status,
+            cost: Credits::from_micros(c.cost)
+                .unwrap_or(Credits::ZERO)
+                .to_string(),
+            // Exact for any duration below 2^53 µs (285 years).
+            duration_ms: c.duration_us as f64 / 1000.0,
+            variant: c.variant,
+            format: c.format,
+        }
+    }
+}
+
+/// Parses `limit`: the default when absent, an integer clamped to 1..=200 otherwise (even one
+/// too large for 64 bits), 400 for anything that is not an integer.
+fn parse_limit(value: Option<&str>) -> Result<i64, ApiError> {
+    let Some(v) = value else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_parameter(
+            "limit",
+            None,
+            "expected an integer (values outside 1 to 200 are clamped)",
+        ));
+    }
+    let n = v.parse::<i64>().unwrap_or(if v.starts_with('-') {
+        i64::MIN
+    } else {
+        i64::MAX
+    });
+    Ok(n.clamp(1, MAX_LIMIT))
+}
+
+/// A key's latest logged calls, newest first (`limit` default 50, clamped to 1–200).
+///
+/// Read from the raw usage log, which is written in batches: a call shows up here up to the
+/// usage flush interval (500 ms by default) after it was answered, and raw rows older than
+/// the retention period (`TWIN_USAGE_RETENTION_DAYS`, default 90) are deleted. Another
+/// owner's key answers 404 exactly as an unknown id.
+#[utoipa::path(
+    tag = "keys",
+    params(
+        ("id" = String, Path, description = "Key id (8 hex)"),
+        RecentParams,
+    ),
+    security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The latest calls", body = RecentCalls),
+        (status = 400, description = "INVALID_PARAMETER (`limit`)", body = crate::error::ErrorEnvelope),
+        (status = 401, description = "Bad or missing key", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "MISSING_SCOPE (`usage:read`) or PLAN_REQUIRED", body = crate::error::ErrorEnvelope),
+        (status = 404, description = "Unknown key (or another owner's)", body = crate::error::ErrorEnvelope),
+    )
+)]
+#[get("/keys/{id}/recent")]
+pub async fn recent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = authorize(&req, &state, Scope::UsageRead, Metering::Counted).await?;
+    let query = Query::parse(&req)?.0;
+    let limit = parse_limit(query.get("limit").map(String::as_str))?;
+    // Ownership first: another owner's key is a 404, like an unknown one.
+    let key = state.store.get_owner_key(&caller.owner.id, &id).await?;
+    let calls = state.store.recent_calls(&key.id, limit).await?;
+    Ok(HttpResponse::Ok().json(RecentCalls {
+        key_id: key.id,
+        limit,
+        items: calls.into_iter().map(RecentCall::from).collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_is_clamped_not_refused() {
+        assert_eq!(parse_limit(None).unwrap(), 50);
+        assert_eq!(parse_limit(Some("7")).unwrap(), 7);
+        assert_eq!(parse_limit(Some("200")).unwrap(), 200);
+        assert_eq!(parse_limit(Some("201")).unwrap(), 200);
+        assert_eq!(parse_limit(Some("99999999999999999999999")).unwrap(), 200);
+        assert_eq!(parse_limit(Some("0")).unwrap(), 1);
+        assert_eq!(parse_limit(Some("-5")).unwrap(), 1);
+        assert_eq!(parse_limit(Some("-99999999999999999999999")).unwrap(), 1);
+        for bad in ["", "ten", "1.5", "1e3", " 5", "-", "0x10"] {
+            assert!(parse_limit(Some(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn durations_are_milliseconds_with_microseconds() {
+        let call = RecentCall::from(LoggedCall {
+            at: time::macros::datetime!(2026-11-15 12:00:00.123 UTC),
+            method: "GET".into(),
+            route: "/v1/public/twin/health".into(),
+            status: 200,
+            cost: 1_500_000,
+            duration_us: 1234,
+            variant: None,
+            format: None,
+        });
+        assert_eq!(call.duration_ms, 1.234);
+        assert_eq!(call.cost, "1.500000");
+        assert_eq!(call.at, "2026-11-15T12:00:00.123Z");
+        assert_eq!(
+            serde_json::to_value(&call).unwrap()["durationMs"],
+            serde_json::json!(1.234)
+        );
+    }
+}

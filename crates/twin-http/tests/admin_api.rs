@@ -1,0 +1,1036 @@
+//! The operator API (`/v1/admin/*`) and the dashboard login link, over real HTTP, on SQLite
+//! and PostgreSQL.
+
+mod common;
+
+use common::{TestServer, error_of};
+use reqwest::Method;
+use serde_json::{Value, json};
+use time::Duration;
+use twin_meter::Clock;
+use twin_store::testing::TestDb;
+use twin_store::{KeyEnv, Scope};
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+const ADMIN_NEXT: &str = "admin-token-next-fedcba9876543210";
+
+const ALL: &[Scope] = &[
+    Scope::TwinRead,
+    Scope::KeysRead,
+    Scope::KeysWrite,
+    Scope::UsageRead,
+    Scope::AccountRead,
+];
+
+async fn start(db: TestDb) -> TestServer {
+    TestServer::start_with(db, |state| {
+        state.admin_tokens = vec![ADMIN.to_owned(), ADMIN_NEXT.to_owned()];
+    })
+    .await
+}
+
+/// An admin request with `token` as the bearer.
+async fn admin(
+    srv: &TestServer,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = srv.client.request(method, srv.url(path)).bearer_auth(ADMIN);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap()
+}
+
+async fn admin_json(
+    srv: &TestServer,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    status: u16,
+) -> Value {
+    let res = admin(srv, method.clone(), path, body).await;
+    let got = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    assert_eq!(got, status, "{method} {path}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn sample() -> Value {
+    serde_json::from_str(twin_render::SAMPLE_TWIN_JSON).unwrap()
+}
+
+async fn provisioning_with_issue_key_returns_a_working_first_key(db: TestDb) {
+    let srv = start(db).await;
+    let res = admin(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners",
+        Some(json!({"ownerId": "ana", "email": "ana@example.com", "plan": "professional", "issueKey": true})),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    assert!(res.headers().contains_key("x-request-id"));
+    assert!(
+        !res.headers()
+            .keys()
+            .any(|h| h.as_str().starts_with("x-twin-quota")),
+        "admin requests are not metered"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["ownerId"], "ana");
+    assert_eq!(body["plan"], "professional");
+    assert_eq!(body["status"], "provisioned");
+    let key = body["apiKey"]["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("atk_live_"), "{key}");
+    assert!(
+        body["apiKey"]["warning"]
+            .as_str()
+            .is_some_and(|w| !w.is_empty())
+    );
+    assert_eq!(body["apiKey"]["scopes"].as_array().unwrap().len(), 5);
+
+    let res = srv.get("/v1/public/twin/health", &key).await;
+    assert_eq!(res.status(), 200);
+    let health: Value = res.json().await.unwrap();
+    assert_eq!(health["userId"], "ana");
+
+    // Without issueKey there is no apiKey field; a generated id is used when none is given.
+    let body = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners",
+        Some(json!({"email": "bo@example.com", "plan": "free"})),
+        201,
+    )
+    .await;
+    assert!(body.get("apiKey").is_none(), "{body}");
+    let generated = body["ownerId"].as_str().unwrap();
+    assert!(generated.starts_with("own_"), "{generated}");
+
+    // The operator's view.
+    let view = admin_json(&srv, Method::GET, "/v1/admin/owners/ana", None, 200).await;
+    assert_eq!(view["email"], "ana@example.com");
+    assert_eq!(view["plan"]["slug"], "professional");
+    assert_eq!(view["plan"]["apiAccess"], true);
+    assert_eq!(view["activeKeys"], 1);
+    assert_eq!(view["snapshotCount"], 0);
+    assert_eq!(view["latestSnapshot"], Value::Null);
+
+    // The audit trail names the operator.
+    let audit = srv.store().list_audit("ana").await.unwrap();
+    let events: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|e| (e.event.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("owner.provisioned", "operator"),
+            ("key.created", "operator")
+        ]
+    );
+}
+
+async fn provisioning_refuses_bad_input_and_taken_ids(db: TestDb) {
+    let srv = start(db).await;
+    let ok = json!({"ownerId": "ana", "email": "ana@example.com", "plan": "professional"});
+    admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners",
+        Some(ok.clone()),
+        201,
+    )
+    .await;
+
+    let (status, err) =
+        error_of(admin(&srv, Method::POST, "/v1/admin/owners", Some(ok)).await).await;
+    assert_eq!((status, err["code"].as_str().unwrap()), (409, "CONFLICT"));
+
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            "/v1/admin/owners",
+            Some(json!({"email": "x@example.com", "plan": "gold"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, err["code"].as_str().unwrap()),
+        (400, "INVALID_PARAMETER")
+    );
+    assert_eq!(err["parameter"], "plan");
+    assert_eq!(err["allowed"], json!(["free", "professional"]));
+
+    for (body, parameter) in [
+        (json!({"email": "not-an-email", "plan": "free"}), "email"),
+        (
+            json!({"ownerId": "a/b", "email": "x@example.com", "plan": "free"}),
+            "ownerId",
+        ),
+        (
+            json!({"email": "x@example.com", "plan": "free", "extra": 1}),
+            "body",
+        ),
+        (json!({"email": "x@example.com"}), "body"),
+        (
+            json!({"ownerId": "kim", "email": "x@example.com", "plan": "professional", "issueKey": {"name": ""}}),
+            "name",
+        ),
+    ] {
+        let (status, err) =
+            error_of(admin(&srv, Method::POST, "/v1/admin/owners", Some(body.clone())).await).await;
+        assert_eq!(
+            (status, err["parameter"].as_str()),
+            (400, Some(parameter)),
+            "{body}: {err}"
+        );
+    }
+    // A refused key body leaves no owner behind.
+    let (status, _) = error_of(admin(&srv, Method::GET, "/v1/admin/owners/kim", None).await).await;
+    assert_eq!(status, 404);
+
+    // A free plan cannot come with a key; nothing is created.
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            "/v1/admin/owners",
+            Some(json!({"ownerId": "fay", "email": "fay@example.com", "plan": "free", "issueKey": true})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, err["code"].as_str().unwrap()),
+        (403, "PLAN_REQUIRED")
+    );
+    let (status, _) = error_of(admin(&srv, Method::GET, "/v1/admin/owners/fay", None).await).await;
+    assert_eq!(status, 404);
+
+    // A key body instead of `true` sets the first key's scopes.
+    let body = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners",
+        Some(
+            json!({"ownerId": "lee", "email": "lee@example.com", "plan": "professional",
+                    "issueKey": {"name": "crm", "env": "test", "scopes": ["twin:read"]}}),
+        ),
+        201,
+    )
+    .await;
+    assert_eq!(body["apiKey"]["name"], "crm");
+    assert_eq!(body["apiKey"]["env"], "test");
+    assert_eq!(body["apiKey"]["scopes"], json!(["twin:read"]));
+}
+
+async fn snapshots_move_from_pending_to_ready_and_are_served(db: TestDb) {
+    let srv = start(db).await;
+    let body = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners",
+        Some(json!({"ownerId": "ana", "email": "ana@example.com", "plan": "professional", "issueKey": true})),
+        201,
+    )
+    .await;
+    let key = body["apiKey"]["key"].as_str().unwrap().to_owned();
+
+    let snap = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners/ana/snapshots",
+        Some(json!({"source": "purchase", "purchaseId": "p-1", "status": "pending"})),
+        201,
+    )
+    .await;
+    assert_eq!(snap["version"], 1);
+    assert_eq!(snap["status"], "pending");
+    assert_eq!(snap["purchaseId"], "p-1");
+    assert_eq!(snap["source"], "purchase");
+    assert_eq!(snap["createdAt"], "2026-11-15T12:00:00Z");
+    let id = snap["id"].as_str().unwrap().to_owned();
+
+    let res = srv.get("/v1/public/twin/preset/estandar", &key).await;
+    assert_eq!(res.status(), 425);
+
+    // Becoming ready needs a document; an invalid one is refused with its JSON path.
+    let path = format!("/v1/admin/snapshots/{id}");
+    let (status, err) =
+        error_of(admin(&srv, Method::PATCH, &path, Some(json!({"status": "ready"}))).await).await;
+    assert_eq!((status, err["parameter"].as_str()), (400, Some("document")));
+    let mut bad = sample();
+    bad["sections"][1]["key"] = json!("Bad Key!");
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::PATCH,
+            &path,
+            Some(json!({"status": "ready", "document": bad})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, err["code"].as_str().unwrap()),
+        (400, "INVALID_PARAMETER")
+    );
+    assert_eq!(err["path"], "/sections/1/key");
+    assert!(
+        err["message"].as_str().unwrap().contains("/sections/1/key"),
+        "{err}"
+    );
+
+    // Not-ready moves are refused and leave the snapshot as it was.
+    let meta = admin_json(
+        &srv,
+        Method::PATCH,
+        &path,
+        Some(json!({"status": "generating"})),
+        200,
+    )
+    .await;
+    assert_eq!(meta["status"], "generating");
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::PATCH,
+            &path,
+            Some(json!({"status": "pending"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, err["code"].as_str().unwrap()), (409, "CONFLICT"));
+    let (status, err) =
+        error_of(admin(&srv, Method::PATCH, &path, Some(json!({"status": "done"}))).await).await;
+    assert_eq!((status, err["parameter"].as_str()), (400, Some("status")));
+    assert_eq!(
+        err["allowed"],
+        json!(["pending", "generating", "ready", "failed"])
+    );
+
+    let meta = admin_json(
+        &srv,
+        Method::PATCH,
+        &path,
+        Some(json!({"status": "ready", "document": sample()})),
+        200,
+    )
+    .await;
+    assert_eq!(meta["status"], "ready");
+    assert_eq!(meta["id"], id.as_str());
+    let res = srv.get("/v1/public/twin/preset/estandar", &key).await;
+    assert_eq!(res.status(), 200);
+
+    // The same status again is a no-op; ready is final.
+    admin_json(
+        &srv,
+        Method::PATCH,
+        &path,
+        Some(json!({"status": "ready"})),
+        200,
+    )
+    .await;
+    for body in [
+        json!({"status": "failed"}),
+        json!({"status": "ready", "document": sample()}),
+    ] {
+        let (status, err) = error_of(admin(&srv, Method::PATCH, &path, Some(body)).await).await;
+        assert_eq!((status, err["code"].as_str().unwrap()), (409, "CONFLICT"));
+    }
+
+    // A ready snapshot needs a document at creation; a bad one is refused with its path.
+    let snaps = "/v1/admin/owners/ana/snapshots";
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            snaps,
+            Some(json!({"source": "import", "status": "ready"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, err["parameter"].as_str()), (400, Some("document")));
+    let mut bad = sample();
+    bad["schemaVersion"] = json!(2);
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            snaps,
+            Some(json!({"source": "import", "status": "ready", "document": bad})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, err["path"].as_str()),
+        (400, Some("/schemaVersion"))
+    );
+    let meta = admin_json(
+        &srv,
+        Method::POST,
+        snaps,
+        Some(json!({"source": "import", "status": "ready", "document": sample()})),
+        201,
+    )
+    .await;
+    assert_eq!(meta["version"], 2, "versions increase per owner");
+
+    let view = admin_json(&srv, Method::GET, "/v1/admin/owners/ana", None, 200).await;
+    assert_eq!(view["snapshotCount"], 2);
+    assert_eq!(view["latestSnapshot"]["version"], 2);
+
+    // Unknown owner or snapshot: 404.
+    let (status, _) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            "/v1/admin/owners/nobody/snapshots",
+            Some(json!({"source": "x", "status": "pending"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = error_of(
+        admin(
+            &srv,
+            Method::PATCH,
+            "/v1/admin/snapshots/snap_0000000000000000",
+            Some(json!({"status": "ready"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let events: Vec<String> = srv
+        .store()
+        .list_audit("ana")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| *e == "snapshot.created").count(),
+        2,
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| *e == "snapshot.updated").count(),
+        2,
+        "{events:?}"
+    );
+}
+
+async fn plan_downgrade_blocks_keys_and_upgrade_restores_them(db: TestDb) {
+    let srv = start(db).await;
+    let key = srv.ready_owner("ana").await;
+    assert_eq!(srv.get("/v1/public/twin/health", &key).await.status(), 200);
+
+    let view = admin_json(
+        &srv,
+        Method::PATCH,
+        "/v1/admin/owners/ana",
+        Some(json!({"plan": "free"})),
+        200,
+    )
+    .await;
+    assert_eq!(view["plan"]["slug"], "free");
+    assert_eq!(view["plan"]["apiAccess"], false);
+    let (status, err) = error_of(srv.get("/v1/public/twin/health", &key).await).await;
+    assert_eq!(
+        (status, err["code"].as_str().unwrap()),
+        (403, "PLAN_REQUIRED")
+    );
+    let (status, err) = error_of(srv.get("/v1/public/twin/preset/estandar", &key).await).await;
+    assert_eq!(
+        (status, err["code"].as_str().unwrap()),
+        (403, "PLAN_REQUIRED")
+    );
+
+    let view = admin_json(
+        &srv,
+        Method::PATCH,
+        "/v1/admin/owners/ana",
+        Some(json!({"plan": "professional", "email": "ana@new.example.com"})),
+        200,
+    )
+    .await;
+    assert_eq!(view["plan"]["slug"], "professional");
+    assert_eq!(view["email"], "ana@new.example.com");
+    assert_eq!(view["activeKeys"], 1, "the keys stayed stored");
+    assert_eq!(
+        srv.get("/v1/public/twin/preset/estandar", &key)
+            .await
+            .status(),
+        200
+    );
+
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::PATCH,
+            "/v1/admin/owners/ana",
+            Some(json!({"plan": "gold"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, err["parameter"].as_str()), (400, Some("plan")));
+    let (status, _) = error_of(
+        admin(
+            &srv,
+            Method::PATCH,
+            "/v1/admin/owners/nobody",
+            Some(json!({"plan": "free"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let events: Vec<String> = srv
+        .store()
+        .list_audit("ana")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.starts_with("owner."))
+            .collect::<Vec<_>>(),
+        vec![
+            "owner.plan_changed",
+            "owner.plan_changed",
+            "owner.email_changed"
+        ]
+    );
+}
+
+async fn operators_create_keys_with_any_scope_on_an_owners_behalf(db: TestDb) {
+    let srv = start(db).await;
+    srv.owner("ana", "professional").await;
+    let created = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners/ana/keys",
+        Some(json!({"name": "ops", "scopes": ["twin:read", "keys:read", "keys:write", "usage:read", "account:read"],
+                    "monthlyQuota": 500, "expiresInDays": 30})),
+        201,
+    )
+    .await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(created["warning"].is_string());
+    assert_eq!(created["monthlyQuota"], 500);
+    assert_eq!(created["expiresAt"], "2026-12-15T12:00:00Z");
+    assert!(created.get("hash").is_none() && created.get("keyHash").is_none());
+
+    // The key works on the owner's own API with the scopes granted.
+    let res = srv.get("/v1/keys", &key).await;
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["items"][0]["id"], created["id"]);
+
+    let record = srv
+        .store()
+        .find_key(created["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(record.created_by, "operator");
+
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            "/v1/admin/owners/ana/keys",
+            Some(json!({"name": "x", "env": "prod"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, err["parameter"].as_str()), (400, Some("env")));
+    let (status, _) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            "/v1/admin/owners/nobody/keys",
+            Some(json!({"name": "x"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // A plan without API access cannot get keys.
+    srv.owner("bo", "free").await;
+    let (status, err) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            "/v1/admin/owners/bo/keys",
+            Some(json!({"name": "x"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, err["code"].as_str().unwrap()),
+        (403, "PLAN_REQUIRED")
+    );
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn login_links_open_a_session_once(db: TestDb) {
+    let srv = start(db).await;
+    srv.owner("ana", "professional").await;
+    let link = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners/ana/login-links",
+        None,
+        201,
+    )
+    .await;
+    let url = link["url"].as_str().unwrap().to_owned();
+    let prefix = format!("{}/dashboard/login?token=", srv.base);
+    assert!(url.starts_with(&prefix), "{url}");
+    let token = &url[prefix.len()..];
+    assert_eq!(token.len(), 64);
+    assert_eq!(link["expiresAt"], "2026-11-15T12:15:00Z");
+
+    let client = no_redirects();
+    let res = client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/dashboard/");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie
+        .strip_prefix("twin_session=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert_eq!(session.len(), 64);
+    assert_ne!(session, token, "the session token is not the link token");
+    let attrs: Vec<&str> = cookie.split("; ").skip(1).collect();
+    assert_eq!(
+        attrs,
+        vec!["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"],
+        "no Secure over plain HTTP"
+    );
+
+    // The session is stored under its hash.
+    let found = srv
+        .store()
+        .find_session(&twin_http::dashboard::token_hash(session), srv.clock.now())
+        .await
+        .unwrap()
+        .expect("the session exists");
+    assert_eq!(found.owner_id, "ana");
+
+    // Single use.
+    let (status, err) = error_of(client.get(&url).send().await.unwrap()).await;
+    assert_eq!(
+        (status, err["code"].as_str().unwrap()),
+        (401, "INVALID_OR_REVOKED_API_KEY")
+    );
+
+    // Over TLS (a proxy says so) the cookie is Secure.
+    let link = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners/ana/login-links",
+        None,
+        201,
+    )
+    .await;
+    let res = client
+        .get(link["url"].as_str().unwrap())
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .ends_with("; Secure")
+    );
+
+    // Expired after 15 minutes.
+    let link = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners/ana/login-links",
+        None,
+        201,
+    )
+    .await;
+    srv.clock.advance(Duration::minutes(15));
+    let (status, _) = error_of(
+        client
+            .get(link["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // Made-up, malformed or missing tokens.
+    for query in [
+        format!("token={}", "0".repeat(64)),
+        "token=abc".into(),
+        String::new(),
+    ] {
+        let res = client
+            .get(srv.url(&format!("/dashboard/login?{query}")))
+            .send()
+            .await
+            .unwrap();
+        let (status, err) = error_of(res).await;
+        assert_eq!(
+            (status, err["code"].as_str().unwrap()),
+            (401, "INVALID_OR_REVOKED_API_KEY"),
+            "{query}"
+        );
+    }
+
+    let (status, _) = error_of(
+        admin(
+            &srv,
+            Method::POST,
+            "/v1/admin/owners/nobody/login-links",
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let events: Vec<String> = srv
+        .store()
+        .list_audit("ana")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| *e == "login_link.issued").count(),
+        3
+    );
+    assert_eq!(events.iter().filter(|e| *e == "dashboard.login").count(), 2);
+}
+
+async fn concurrent_redemptions_of_one_link_open_one_session(db: TestDb) {
+    let srv = start(db).await;
+    srv.owner("ana", "professional").await;
+    let link = admin_json(
+        &srv,
+        Method::POST,
+        "/v1/admin/owners/ana/login-links",
+        None,
+        201,
+    )
+    .await;
+    let url = link["url"].as_str().unwrap().to_owned();
+    let client = no_redirects();
+    let attempts = (0..12).map(|_| {
+        let client = client.clone();
+        let url = url.clone();
+        tokio::spawn(async move { client.get(&url).send().await.unwrap().status().as_u16() })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts.collect::<Vec<_>>() {
+        statuses.push(attempt.await.unwrap());
+    }
+    statuses.sort_unstable();
+    let mut expected = vec![303];
+    expected.extend([401; 11]);
+    assert_eq!(statuses, expected, "exactly one redemption wins");
+}
+
+/// Every admin route, with a body that would succeed.
+async fn admin_routes(srv: &TestServer) -> Vec<(Method, String, Option<Value>)> {
+    srv.owner("ana", "professional").await;
+    let snap = srv
+        .snapshot("ana", twin_store::SnapshotStatus::Pending, None)
+        .await;
+    vec![
+        (
+            Method::POST,
+            "/v1/admin/owners".into(),
+            Some(json!({"ownerId": "new", "email": "n@example.com", "plan": "free"})),
+        ),
+        (Method::GET, "/v1/admin/owners/ana".into(), None),
+        (
+            Method::PATCH,
+            "/v1/admin/owners/ana".into(),
+            Some(json!({"plan": "professional", "email": "changed@example.com"})),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/owners/ana/snapshots".into(),
+            Some(json!({"source": "x", "status": "pending"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/admin/snapshots/{snap}"),
+            Some(json!({"status": "failed"})),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/owners/ana/keys".into(),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/owners/ana/login-links".into(),
+            None,
+        ),
+    ]
+}
+
+async fn the_admin_api_refuses_every_credential_but_an_admin_token(db: TestDb) {
+    let srv = start(db).await;
+    let routes = admin_routes(&srv).await;
+    let (customer, _) = srv.key_with("ana", KeyEnv::Live, ALL, 10_000).await;
+    let audit_before = srv.store().list_audit("ana").await.unwrap().len();
+
+    type Cred = (&'static str, Vec<(&'static str, String)>, u16, &'static str);
+    let cases: Vec<Cred> = vec![
+        ("no credential", vec![], 401, "MISSING_API_KEY"),
+        (
+            "basic auth",
+            vec![("Authorization", "Basic YWRtaW46YWRtaW4=".into())],
+            401,
+            "MISSING_API_KEY",
+        ),
+        (
+            "wrong admin token",
+            vec![("Authorization", "Bearer not-the-admin-token-at-all".into())],
+            401,
+            "INVALID_OR_REVOKED_API_KEY",
+        ),
+        (
+            "admin token prefix",
+            vec![(
+                "Authorization",
+                format!("Bearer {}", &ADMIN[..ADMIN.len() - 1]),
+            )],
+            401,
+            "INVALID_OR_REVOKED_API_KEY",
+        ),
+        (
+            "empty bearer",
+            vec![("Authorization", "Bearer ".into())],
+            401,
+            "INVALID_OR_REVOKED_API_KEY",
+        ),
+        (
+            "malformed key in X-Twin-Key",
+            vec![("X-Twin-Key", "not-a-key".into())],
+            403,
+            "ADMIN_ONLY",
+        ),
+        (
+            "malformed key in X-API-Key",
+            vec![("X-API-Key", "atk_live_zz".into())],
+            403,
+            "ADMIN_ONLY",
+        ),
+        (
+            "malformed key as bearer",
+            vec![("Authorization", "Bearer atk_live_00000000_bad".into())],
+            403,
+            "ADMIN_ONLY",
+        ),
+        (
+            "valid key in X-Twin-Key",
+            vec![("X-Twin-Key", customer.clone())],
+            403,
+            "ADMIN_ONLY",
+        ),
+        (
+            "valid key in X-API-Key",
+            vec![("X-API-Key", customer.clone())],
+            403,
+            "ADMIN_ONLY",
+        ),
+        (
+            "valid key as bearer",
+            vec![("Authorization", format!("Bearer {customer}"))],
+            403,
+            "ADMIN_ONLY",
+        ),
+        (
+            "valid key beside the admin token",
+            vec![
+                ("Authorization", format!("Bearer {ADMIN}")),
+                ("X-Twin-Key", customer.clone()),
+            ],
+            403,
+            "ADMIN_ONLY",
+        ),
+    ];
+    for (method, path, body) in &routes {
+        for (name, headers, status, code) in &cases {
+            let mut req = srv.client.request(method.clone(), srv.url(path));
+            for (h, v) in headers {
+                req = req.header(*h, v);
+            }
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let res = req.send().await.unwrap();
+            assert!(
+                !res.headers()
+                    .keys()
+                    .any(|h| h.as_str().starts_with("x-twin-quota")),
+                "{method} {path} {name}: no metering headers"
+            );
+            let (got, err) = error_of(res).await;
+            assert_eq!(
+                (got, err["code"].as_str().unwrap()),
+                (*status, *code),
+                "{method} {path} with {name}"
+            );
+        }
+    }
+    // Nothing was done: no owner provisioned, no audit event, the customer key spent nothing.
+    assert!(srv.store().get_owner("new").await.is_err());
+    assert_eq!(
+        srv.store().list_audit("ana").await.unwrap().len(),
+        audit_before
+    );
+    assert_eq!(
+        srv.store().get_owner("ana").await.unwrap().email,
+        "ana@example.com"
+    );
+
+    // Both configured tokens work (rotation); each route answers with success.
+    for (i, (method, path, body)) in routes.iter().enumerate() {
+        let token = if i % 2 == 0 { ADMIN } else { ADMIN_NEXT };
+        let mut req = srv
+            .client
+            .request(method.clone(), srv.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let res = req.send().await.unwrap();
+        assert!(
+            res.status().is_success(),
+            "{method} {path}: {}",
+            res.status()
+        );
+    }
+}
+
+async fn the_admin_api_is_hidden_when_no_token_is_configured(db: TestDb) {
+    let srv = TestServer::start(db).await;
+    let routes = admin_routes(&srv).await;
+    let (customer, _) = srv.key_with("ana", KeyEnv::Live, ALL, 10_000).await;
+    for (method, path, body) in &routes {
+        for headers in [
+            vec![],
+            vec![("Authorization", format!("Bearer {ADMIN}"))],
+            vec![("X-Twin-Key", customer.clone())],
+        ] {
+            let mut req = srv.client.request(method.clone(), srv.url(path));
+            for (h, v) in &headers {
+                req = req.header(*h, v);
+            }
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let (status, err) = error_of(req.send().await.unwrap()).await;
+            assert_eq!(
+                (status, err["code"].as_str().unwrap()),
+                (404, "NOT_FOUND"),
+                "{method} {path} {headers:?}"
+            );
+        }
+    }
+    assert_eq!(
+        srv.store().get_owner("ana").await.unwrap().email,
+        "ana@example.com"
+    );
+}
+
+twin_store::backend_tests!(
+    provisioning_with_issue_key_returns_a_working_first_key,
+    provisioning_refuses_bad_input_and_taken_ids,
+    snapshots_move_from_pending_to_ready_and_are_served,
+    plan_downgrade_blocks_keys_and_upgrade_restores_them,
+    operators_create_keys_with_any_scope_on_an_owners_behalf,
+    login_links_open_a_session_once,
+    concurrent_redemptions_of_one_link_open_one_session,
+    the_admin_api_refuses_every_credential_but_an_admin_token,
+    the_admin_api_is_hidden_when_no_token_is_configured,
+);
+
+#[test]
+fn the_openapi_document_shows_every_admin_route_with_the_admin_token() {
+    let doc = serde_json::to_value(twin_http::openapi()).unwrap();
+    for (method, path, success) in [
+        ("post", "/v1/admin/owners", "201"),
+        ("get", "/v1/admin/owners/{id}", "200"),
+        ("patch", "/v1/admin/owners/{id}", "200"),
+        ("post", "/v1/admin/owners/{id}/snapshots", "201"),
+        ("patch", "/v1/admin/snapshots/{id}", "200"),
+        ("post", "/v1/admin/owners/{id}/keys", "201"),
+        ("post", "/v1/admin/owners/{id}/login-links", "201"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is documented");
+        assert_eq!(op["tags"], json!(["admin"]), "{method} {path}");
+        assert_eq!(
+            op["security"],
+            json!([{"adminToken": []}]),
+            "{method} {path}"
+        );
+        for status in [success, "401", "403", "404"] {
+            assert!(
+                op["responses"][status].is_object(),
+                "{method} {path} documents {status}"
+            );
+        }
+    }
+    let redeem = &doc["paths"]["/dashboard/login"]["get"];
+    assert!(redeem["responses"]["303"].is_object() && redeem["responses"]["401"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["adminToken"]["scheme"],
+        "bearer"
+    );
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        tags.contains(&"admin") && tags.contains(&"dashboard"),
+        "{tags:?}"
+    );
+}
