@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use twin_http::prices::Prices;
 use twin_keys::{KeyHasher, Pepper};
 use twin_meter::plans::{Plan, PlanCatalog};
 use twin_render::PresetCatalog;
@@ -30,6 +31,8 @@ struct FileConfig {
     log_format: Option<String>,
     workers: Option<usize>,
     max_connections: Option<usize>,
+    prices: Option<std::collections::BTreeMap<String, String>>,
+    usage_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +54,8 @@ pub struct Config {
     pub log_json: bool,
     pub workers: Option<usize>,
     pub max_connections: usize,
+    pub prices: Prices,
+    pub usage_retention_days: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -176,7 +181,33 @@ impl Config {
                 .context("TWIN_DB_MAX_CONNECTIONS must be a positive integer")?,
             None => file_config.max_connections.unwrap_or(16),
         };
+        // Prices: built-in defaults, then the file's `prices:` map, then TWIN_PRICES
+        // (`preset=1,me=0.25`).
+        let mut prices = Prices::default();
+        for (name, amount) in file_config.prices.unwrap_or_default() {
+            prices
+                .set(&name, &amount)
+                .context("prices in the config file")?;
+        }
+        if let Some(list) = env("TWIN_PRICES") {
+            for item in list.split(',').filter(|s| !s.trim().is_empty()) {
+                let (name, amount) = item
+                    .split_once('=')
+                    .context("TWIN_PRICES items are NAME=CREDITS")?;
+                prices
+                    .set(name.trim(), amount.trim())
+                    .context("TWIN_PRICES")?;
+            }
+        }
+        let usage_retention_days = match env("TWIN_USAGE_RETENTION_DAYS") {
+            Some(v) => v
+                .parse()
+                .context("TWIN_USAGE_RETENTION_DAYS must be a whole number of days")?,
+            None => file_config.usage_retention_days.unwrap_or(90),
+        };
         Ok(Config {
+            prices,
+            usage_retention_days,
             database_url,
             bind,
             admin_tokens,

@@ -91,7 +91,18 @@ async fn run() -> Result<()> {
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref())?;
-    init_logging(&config);
+    // Operator commands print their own results; the server's background logs would only
+    // be noise there, so they show errors only unless TWIN_LOG asks for more.
+    let operator = matches!(
+        command,
+        Command::Owner(_) | Command::Key(_) | Command::Twin(_) | Command::LoginLink(_)
+    );
+    let log = if operator && std::env::var_os("TWIN_LOG").is_none() {
+        "error"
+    } else {
+        config.log.as_str()
+    };
+    init_logging(&config, log);
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -117,8 +128,8 @@ async fn run() -> Result<()> {
     }
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+fn init_logging(config: &Config, log: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -154,6 +165,14 @@ async fn serve(config: Config) -> Result<()> {
     state.presets = config.presets.clone();
     state.plans = config.plans.clone();
     state.admin_tokens = config.admin_tokens.clone();
+    state.prices = config.prices.clone();
+    let usage = state.usage.clone();
+    let meter = state.meter.clone();
+    twin_http::retention::spawn(
+        store.clone(),
+        config.usage_retention_days,
+        state.clock.clone(),
+    );
     tracing::info!(%addr, backend = store.backend().as_str(), "Twin API listening");
     let server = twin_http::serve(
         listener,
@@ -164,6 +183,14 @@ async fn serve(config: Config) -> Result<()> {
     )?;
     // actix-web handles SIGINT/SIGTERM itself: it stops accepting and drains requests.
     server.await?;
-    tracing::info!("server stopped");
+    // Then every queued usage entry is written and unspent allowances are returned, so a
+    // graceful stop loses nothing and strands nothing.
+    usage.close().await;
+    meter.release_all().await;
+    tracing::info!(
+        written = usage.written(),
+        dropped = usage.dropped(),
+        "server stopped"
+    );
     Ok(())
 }

@@ -19,7 +19,6 @@ fn run(url: &str, args: &[&str]) -> Output {
     }
     cmd.args(args)
         .env("TWIN_DATABASE_URL", url)
-        .env("TWIN_LOG", "warn")
         .env_remove("RUST_BACKTRACE")
         .output()
         .expect("run twin-server")

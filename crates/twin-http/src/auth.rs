@@ -153,7 +153,10 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
         None => load_key(state, id).await?,
     };
     // The hash is compared even for a cached key: the cache is keyed by the public id only.
-    let verified = entry.hash.as_ref().is_some_and(|h| state.hasher.verify(&plaintext, h));
+    let verified = entry
+        .hash
+        .as_ref()
+        .is_some_and(|h| state.hasher.verify(&plaintext, h));
     if !verified {
         return Err(invalid_or_revoked());
     }
@@ -161,7 +164,11 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
     if entry.key.status(now) != KeyStatus::Active || entry.key.env.as_str() != parsed.env() {
         return Err(invalid_or_revoked());
     }
-    Ok(Caller { key: entry.key.clone(), owner: entry.owner.clone(), plan: entry.plan.clone() })
+    Ok(Caller {
+        key: entry.key.clone(),
+        owner: entry.owner.clone(),
+        plan: entry.plan.clone(),
+    })
 }
 
 /// Reads a key, its owner and plan from the store and caches them.
@@ -178,16 +185,20 @@ async fn load_key(state: &AppState, id: &str) -> Result<Arc<CachedKey>, ApiError
         Err(e) => return Err(e.into()),
     };
     // An owner whose plan was removed from the configuration has no API access.
-    let plan = state.plans.get(&owner.plan).cloned().unwrap_or_else(|| Plan {
-        slug: owner.plan.clone(),
-        name: owner.plan.clone(),
-        api_access: false,
-        max_keys: 0,
-        default_monthly_quota: 0,
-        max_monthly_quota: 0,
-        default_rate_limit_rpm: 0,
-        max_rate_limit_rpm: 0,
-    });
+    let plan = state
+        .plans
+        .get(&owner.plan)
+        .cloned()
+        .unwrap_or_else(|| Plan {
+            slug: owner.plan.clone(),
+            name: owner.plan.clone(),
+            api_access: false,
+            max_keys: 0,
+            default_monthly_quota: 0,
+            max_monthly_quota: 0,
+            default_rate_limit_rpm: 0,
+            max_rate_limit_rpm: 0,
+        });
     let entry = Arc::new(CachedKey {
         hash: stored_hash(&key),
         key: Arc::new(key),

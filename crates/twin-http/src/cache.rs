@@ -27,9 +27,22 @@ pub struct RenderKey {
     pub include_narratives: Option<bool>,
 }
 
+/// A rendering ready to send: the body is shared, so answering copies no bytes.
+#[derive(Debug)]
+pub struct CachedRender {
+    /// The body.
+    pub body: actix_web::web::Bytes,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// The served language.
+    pub lang: Lang,
+    /// The strong `ETag`, as a header value.
+    pub etag: actix_web::http::header::HeaderValue,
+}
+
 /// A bounded map from [`RenderKey`] to rendered output.
 #[derive(Clone)]
-pub struct RenderCache(moka::sync::Cache<RenderKey, Arc<Rendered>>);
+pub struct RenderCache(moka::sync::Cache<RenderKey, Arc<CachedRender>>);
 
 impl RenderCache {
     /// A cache holding at most `capacity` renderings.
@@ -43,7 +56,18 @@ impl RenderCache {
         &self,
         key: RenderKey,
         render: impl FnOnce() -> Result<Rendered, E>,
-    ) -> Result<Arc<Rendered>, Arc<E>> {
-        self.0.try_get_with(key, || render().map(Arc::new))
+    ) -> Result<Arc<CachedRender>, Arc<E>> {
+        self.0.try_get_with(key, || {
+            render().map(|r| {
+                Arc::new(CachedRender {
+                    etag: actix_web::http::header::HeaderValue::from_str(&r.etag).unwrap_or_else(
+                        |_| actix_web::http::header::HeaderValue::from_static("\"0\""),
+                    ),
+                    body: actix_web::web::Bytes::from(r.body),
+                    content_type: r.content_type,
+                    lang: r.lang,
+                })
+            })
+        })
     }
 }

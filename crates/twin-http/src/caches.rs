@@ -68,7 +68,9 @@ pub struct Caches {
 
 impl std::fmt::Debug for Caches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Caches").field("keys", &self.keys.entry_count()).finish_non_exhaustive()
+        f.debug_struct("Caches")
+            .field("keys", &self.keys.entry_count())
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,7 +84,10 @@ impl Caches {
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build(),
-            twins: moka::sync::Cache::builder().max_capacity(twins).time_to_live(ttl).build(),
+            twins: moka::sync::Cache::builder()
+                .max_capacity(twins)
+                .time_to_live(ttl)
+                .build(),
             key_epoch: Arc::default(),
             twin_epoch: Arc::default(),
         }
@@ -118,7 +123,9 @@ impl Caches {
         self.twin_epoch.bump();
         let owner = owner_id.to_owned();
         // Only fails if closures were not enabled at build time, which they are.
-        let _ = self.keys.invalidate_entries_if(move |_, v| v.owner.id == owner);
+        let _ = self
+            .keys
+            .invalidate_entries_if(move |_, v| v.owner.id == owner);
         self.twins.invalidate(owner_id);
     }
 

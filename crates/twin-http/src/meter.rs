@@ -171,6 +171,9 @@ impl Meter {
 
     fn entry(&self, key_id: &str) -> Arc<tokio::sync::Mutex<KeyLeases>> {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = keys.get(key_id) {
+            return entry.clone();
+        }
         keys.entry(key_id.to_owned()).or_default().clone()
     }
 
@@ -349,8 +352,16 @@ impl Meter {
             });
             // `decide` describes a hypothetical next request: what it would leave is one less
             // than the free capacity.
-            let free = if d.allowed { d.remaining.saturating_add(1) } else { 0 };
-            let remaining = if decision.is_some() { 0 } else { leases.rate.unused.saturating_add(free) };
+            let free = if d.allowed {
+                d.remaining.saturating_add(1)
+            } else {
+                0
+            };
+            let remaining = if decision.is_some() {
+                0
+            } else {
+                leases.rate.unused.saturating_add(free)
+            };
             RateHeaders {
                 limit: rate_limit,
                 remaining: remaining.min(rate_limit),

@@ -31,12 +31,26 @@ pub fn current() -> String {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// A process-unique id: a random per-process prefix and a counter. Ids need to be unique,
+/// not secret, so no system call is made per request.
 fn new_id() -> String {
-    let mut bytes = [0u8; 12];
-    if getrandom::fill(&mut bytes).is_err() {
-        return "req_unavailable".into();
-    }
-    format!("req_{}", hex::encode(bytes))
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 6];
+        // Without randomness, the start time still tells processes apart.
+        if getrandom::fill(&mut bytes).is_err() {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            bytes.copy_from_slice(&nanos.to_le_bytes()[..6]);
+        }
+        hex::encode(bytes)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("req_{prefix}{n:012x}")
 }
 
 /// A caller-supplied id is kept when it is short and plain, so ids can follow a request

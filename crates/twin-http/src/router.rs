@@ -44,6 +44,8 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
                 .service(owner::keys_update::update)
                 .service(owner::keys_revoke::revoke)
                 .service(owner::keys_rotate::rotate)
+                .service(owner::key_usage::usage)
+                .service(owner::key_recent::recent)
                 .service(owner::account::account)
                 .service(owner::account::usage),
         );

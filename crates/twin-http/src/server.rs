@@ -9,16 +9,10 @@ use crate::router;
 use crate::state::AppState;
 
 /// Options of the HTTP server.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
     /// Worker threads (default: one per core).
     pub workers: Option<usize>,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions { workers: None }
-    }
 }
 
 /// Builds the server on an already-bound listener (port 0 in tests). The returned

@@ -10,9 +10,9 @@ use twin_store::Store;
 
 use crate::cache::RenderCache;
 use crate::caches::Caches;
-use crate::sync::SyncOptions;
 use crate::meter::{Meter, MeterConfig};
 use crate::prices::Prices;
+use crate::sync::SyncOptions;
 use crate::usage::{UsageConfig, UsageLogger};
 
 /// Server-wide state, built once by the binary and shared by every worker.

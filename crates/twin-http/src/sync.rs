@@ -25,7 +25,10 @@ pub struct SyncOptions {
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { listen: true, poll: Duration::from_secs(1) }
+        SyncOptions {
+            listen: true,
+            poll: Duration::from_secs(1),
+        }
     }
 }
 
@@ -33,7 +36,11 @@ impl Default for SyncOptions {
 pub fn spawn(store: Store, caches: Caches, meter: Arc<Meter>, options: SyncOptions) {
     let poll = options.poll;
     tokio::spawn(async move {
-        let mut wakeups = if options.listen { store.listen_changes() } else { None };
+        let mut wakeups = if options.listen {
+            store.listen_changes()
+        } else {
+            None
+        };
         let mut last = loop {
             match store.latest_change().await {
                 Ok(seq) => break seq,

@@ -19,21 +19,46 @@ async fn the_rate_limit_refuses_past_the_window_and_recovers(db: TestDb) {
     let (key, _) = srv.key_custom("ana", |k| k.rate_limit_rpm = 5).await;
     for i in 0..5 {
         // /health is rate limited too.
-        let path = if i % 2 == 0 { "/v1/public/twin/health" } else { PRESET };
+        let path = if i % 2 == 0 {
+            "/v1/public/twin/health"
+        } else {
+            PRESET
+        };
         let res = srv.get(path, &key).await;
         assert_eq!(res.status(), 200, "request {i}");
         assert_eq!(res.headers()["x-ratelimit-limit"], "5");
-        let remaining: u32 = res.headers()["x-ratelimit-remaining"].to_str().unwrap().parse().unwrap();
+        let remaining: u32 = res.headers()["x-ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(remaining, 4 - i, "remaining after request {i}");
         assert!(res.headers().contains_key("x-ratelimit-reset"));
     }
     let res = srv.get(PRESET, &key).await;
-    let retry_after: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    let quota_used = res.headers()["x-twin-quota-used"].to_str().unwrap().to_owned();
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let quota_used = res.headers()["x-twin-quota-used"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let (status, err) = error_of(res).await;
-    assert_eq!((status, err["code"].as_str().unwrap(), err["type"].as_str().unwrap()), (429, "RATE_LIMITED", "RATE_LIMITED"));
+    assert_eq!(
+        (
+            status,
+            err["code"].as_str().unwrap(),
+            err["type"].as_str().unwrap()
+        ),
+        (429, "RATE_LIMITED", "RATE_LIMITED")
+    );
     let retry_ms = err["retryAfterMs"].as_u64().unwrap();
-    assert!(retry_ms > 0 && retry_after == retry_ms.div_ceil(1000), "{retry_ms} ms vs {retry_after} s");
+    assert!(
+        retry_ms > 0 && retry_after == retry_ms.div_ceil(1000),
+        "{retry_ms} ms vs {retry_after} s"
+    );
     assert_eq!(quota_used, "2", "a rate-limited request consumes no quota");
     // Two minutes later the window is empty again.
     srv.clock.advance(Duration::minutes(2));
@@ -75,19 +100,39 @@ async fn the_spend_cap_is_never_overshot_and_recovers_next_period(db: TestDb) {
         let res = srv.get(PRESET, &key).await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["x-twin-spend-cost"], "1.000000");
-        assert_eq!(res.headers()["x-twin-spend-period-used"], format!("{i}.000000").as_str());
+        assert_eq!(
+            res.headers()["x-twin-spend-period-used"],
+            format!("{i}.000000").as_str()
+        );
         assert_eq!(res.headers()["x-twin-spend-period-limit"], "3.000000");
-        assert_eq!(res.headers()["x-twin-spend-period-reset"], "2026-11-16T00:00:00Z");
+        assert_eq!(
+            res.headers()["x-twin-spend-period-reset"],
+            "2026-11-16T00:00:00Z"
+        );
     }
     // Free endpoints still work at the cap.
     let res = srv.get("/v1/public/twin/me", &key).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-twin-spend-cost"], "0.000000");
-    let quota_before = res.headers()["x-twin-quota-used"].to_str().unwrap().to_owned();
+    let quota_before = res.headers()["x-twin-quota-used"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let res = srv.get(PRESET, &key).await;
-    assert_eq!(res.headers()["x-twin-quota-used"].to_str().unwrap(), quota_before, "a 402 consumes no quota");
+    assert_eq!(
+        res.headers()["x-twin-quota-used"].to_str().unwrap(),
+        quota_before,
+        "a 402 consumes no quota"
+    );
     let (status, err) = error_of(res).await;
-    assert_eq!((status, err["code"].as_str().unwrap(), err["type"].as_str().unwrap()), (402, "SPEND_LIMIT_EXCEEDED", "PAYMENT_REQUIRED"));
+    assert_eq!(
+        (
+            status,
+            err["code"].as_str().unwrap(),
+            err["type"].as_str().unwrap()
+        ),
+        (402, "SPEND_LIMIT_EXCEEDED", "PAYMENT_REQUIRED")
+    );
     assert_eq!(err["periodUsed"], "3.000000");
     assert_eq!(err["periodLimit"], "3.000000");
     assert_eq!(err["periodResetAt"], "2026-11-16T00:00:00Z");
@@ -118,11 +163,17 @@ async fn a_quota_refusal_spends_no_credits(db: TestDb) {
 async fn concurrent_requests_never_overshoot_the_spend_cap(db: TestDb) {
     let srv = TestServer::start(db).await;
     srv.ready_owner("ana").await;
-    let (key, _) = srv.key_custom("ana", |k| k.spend_limit = Some(5_500_000)).await;
+    let (key, _) = srv
+        .key_custom("ana", |k| k.spend_limit = Some(5_500_000))
+        .await;
     let responses = join_all((0..30).map(|_| srv.get(PRESET, &key))).await;
     let ok = responses.iter().filter(|r| r.status() == 200).count();
     let refused = responses.iter().filter(|r| r.status() == 402).count();
-    assert_eq!((ok, refused), (5, 25), "5.5 credits buy exactly 5 presets at 1 credit");
+    assert_eq!(
+        (ok, refused),
+        (5, 25),
+        "5.5 credits buy exactly 5 presets at 1 credit"
+    );
 }
 
 async fn test_keys_cost_nothing(db: TestDb) {
@@ -150,18 +201,26 @@ async fn prices_come_from_configuration(db: TestDb) {
     .await;
     srv.ready_owner("ana").await;
     let (key, _) = srv.key_custom("ana", |_| {}).await;
-    assert_eq!(srv.get("/v1/public/twin/me", &key).await.headers()["x-twin-spend-cost"], "0.250000");
+    assert_eq!(
+        srv.get("/v1/public/twin/me", &key).await.headers()["x-twin-spend-cost"],
+        "0.250000"
+    );
     let res = srv.get(PRESET, &key).await;
     assert_eq!(res.headers()["x-twin-spend-cost"], "2.000000");
     assert_eq!(res.headers()["x-twin-spend-period-used"], "2.250000");
-    assert!(!res.headers().contains_key("x-twin-spend-period-limit"), "no cap, no limit header");
+    assert!(
+        !res.headers().contains_key("x-twin-spend-period-limit"),
+        "no cap, no limit header"
+    );
 }
 
 async fn a_425_spends_neither_quota_nor_credits(db: TestDb) {
     let srv = TestServer::start(db).await;
     srv.owner("ana", "professional").await;
     srv.snapshot("ana", SnapshotStatus::Pending, None).await;
-    let (key, _) = srv.key_custom("ana", |k| k.spend_limit = Some(1_000_000)).await;
+    let (key, _) = srv
+        .key_custom("ana", |k| k.spend_limit = Some(1_000_000))
+        .await;
     for _ in 0..3 {
         let res = srv.get(PRESET, &key).await;
         assert_eq!(res.status(), 425);
@@ -179,7 +238,9 @@ async fn two_replicas_share_the_rate_and_spend_limits(db: TestDb) {
     srv.clock.set(datetime!(2026-11-15 12:00:00 UTC));
     let replica = srv.start_replica().await;
     let (rate_key, _) = srv.key_custom("ana", |k| k.rate_limit_rpm = 9).await;
-    let (spend_key, _) = srv.key_custom("ana", |k| k.spend_limit = Some(6_000_000)).await;
+    let (spend_key, _) = srv
+        .key_custom("ana", |k| k.spend_limit = Some(6_000_000))
+        .await;
     let mut calls = Vec::new();
     for i in 0..40 {
         let (path, key) = (PRESET, if i % 2 == 0 { &rate_key } else { &spend_key });
@@ -190,8 +251,16 @@ async fn two_replicas_share_the_rate_and_spend_limits(db: TestDb) {
         }
     }
     let responses = join_all(calls).await;
-    let ok_rate = responses.iter().enumerate().filter(|(i, r)| i % 2 == 0 && r.status() == 200).count();
-    let ok_spend = responses.iter().enumerate().filter(|(i, r)| i % 2 == 1 && r.status() == 200).count();
+    let ok_rate = responses
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| i % 2 == 0 && r.status() == 200)
+        .count();
+    let ok_spend = responses
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| i % 2 == 1 && r.status() == 200)
+        .count();
     assert_eq!(ok_rate, 9, "the rate limit holds across replicas");
     assert_eq!(ok_spend, 6, "the spend cap holds across replicas");
 }

@@ -17,7 +17,10 @@ async fn time_until(replica: &Replica, key: &str, status: u16, limit: Duration) 
         if replica.get("/v1/public/twin/health", key).await.status() == status {
             return start.elapsed();
         }
-        assert!(start.elapsed() < limit, "still not {status} after {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "still not {status} after {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -27,7 +30,10 @@ async fn a_revocation_reaches_another_replica_fast(db: TestDb) {
     let key = srv.ready_owner("ana").await;
     let replica = srv.start_replica().await;
     // The replica has the key cached.
-    assert_eq!(replica.get("/v1/public/twin/health", &key).await.status(), 200);
+    assert_eq!(
+        replica.get("/v1/public/twin/health", &key).await.status(),
+        200
+    );
     let id = &key[9..17];
     srv.store().revoke_key("ana", id).await.unwrap();
     // On the replica that revoked: the very next request.
@@ -45,12 +51,27 @@ async fn a_revocation_reaches_another_replica_fast(db: TestDb) {
 async fn a_lost_notification_is_covered_by_polling(db: TestDb) {
     let srv = TestServer::start(db).await;
     let key = srv.ready_owner("ana").await;
-    let store = Store::connect(StoreConfig::new(srv.db.url())).await.unwrap();
-    let deaf = twin_http::sync::SyncOptions { listen: false, poll: Duration::from_secs(1) };
+    let store = Store::connect(StoreConfig::new(srv.db.url()))
+        .await
+        .unwrap();
+    let deaf = twin_http::sync::SyncOptions {
+        listen: false,
+        poll: Duration::from_secs(1),
+    };
     let replica = Replica::start_with_sync(store, srv.clock.clone(), deaf);
-    assert_eq!(replica.get("/v1/public/twin/health", &key).await.status(), 200);
+    assert_eq!(
+        replica.get("/v1/public/twin/health", &key).await.status(),
+        200
+    );
     srv.store()
-        .update_key("ana", &key[9..17], KeyPatch { is_active: Some(false), ..Default::default() })
+        .update_key(
+            "ana",
+            &key[9..17],
+            KeyPatch {
+                is_active: Some(false),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     time_until(&replica, &key, 401, Duration::from_secs(2)).await;
@@ -60,8 +81,20 @@ async fn a_plan_downgrade_reaches_another_replica(db: TestDb) {
     let srv = TestServer::start(db).await;
     let key = srv.ready_owner("ana").await;
     let replica = srv.start_replica().await;
-    assert_eq!(replica.get("/v1/public/twin/health", &key).await.status(), 200);
-    srv.store().update_owner("ana", OwnerPatch { plan: Some("free".into()), email: None }).await.unwrap();
+    assert_eq!(
+        replica.get("/v1/public/twin/health", &key).await.status(),
+        200
+    );
+    srv.store()
+        .update_owner(
+            "ana",
+            OwnerPatch {
+                plan: Some("free".into()),
+                email: None,
+            },
+        )
+        .await
+        .unwrap();
     time_until(&replica, &key, 403, Duration::from_secs(2)).await;
 }
 

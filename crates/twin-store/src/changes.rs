@@ -39,20 +39,35 @@ struct NewChange<'a> {
 
 impl Store {
     /// Appends a change (and announces it on PostgreSQL).
-    pub async fn record_change(&self, key_id: Option<&str>, owner_id: Option<&str>) -> StoreResult<()> {
+    pub async fn record_change(
+        &self,
+        key_id: Option<&str>,
+        owner_id: Option<&str>,
+    ) -> StoreResult<()> {
         // Local caches first: the caller's next request must already see the change.
         self.run_hooks(key_id, owner_id);
-        let row = NewChange { key_id, owner_id, at: to_ms(self.now()) };
+        let row = NewChange {
+            key_id,
+            owner_id,
+            at: to_ms(self.now()),
+        };
         match &self.pool {
             DbPool::Pg(pool) => {
                 let mut conn = pool.get().await?;
                 // One round trip: the insert and the notification in one statement batch.
-                diesel::insert_into(changes::table).values(&row).execute(&mut *conn).await?;
-                conn.batch_execute(&format!("NOTIFY {CHANGES_CHANNEL}")).await?;
+                diesel::insert_into(changes::table)
+                    .values(&row)
+                    .execute(&mut *conn)
+                    .await?;
+                conn.batch_execute(&format!("NOTIFY {CHANGES_CHANNEL}"))
+                    .await?;
             }
             DbPool::Sqlite(_) => {
                 with_conn!(self, |conn| {
-                    diesel::insert_into(changes::table).values(&row).execute(conn).await?
+                    diesel::insert_into(changes::table)
+                        .values(&row)
+                        .execute(conn)
+                        .await?
                 });
             }
         }
@@ -75,7 +90,10 @@ impl Store {
     /// The newest sequence number (0 when the feed is empty).
     pub async fn latest_change(&self) -> StoreResult<i64> {
         let max: Option<i64> = with_conn!(self, |conn| {
-            changes::table.select(diesel::dsl::max(changes::seq)).first(conn).await?
+            changes::table
+                .select(diesel::dsl::max(changes::seq))
+                .first(conn)
+                .await?
         });
         Ok(max.unwrap_or(0))
     }
@@ -84,7 +102,9 @@ impl Store {
     pub async fn purge_changes_before(&self, before: OffsetDateTime) -> StoreResult<usize> {
         let cutoff = to_ms(before);
         Ok(with_conn!(self, |conn| {
-            diesel::delete(changes::table.filter(changes::at.lt(cutoff))).execute(conn).await?
+            diesel::delete(changes::table.filter(changes::at.lt(cutoff)))
+                .execute(conn)
+                .await?
         }))
     }
 
@@ -105,7 +125,11 @@ impl Store {
                 }
                 match AsyncPgConnection::establish(&url).await {
                     Ok(mut conn) => {
-                        if conn.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}")).await.is_ok() {
+                        if conn
+                            .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+                            .await
+                            .is_ok()
+                        {
                             // A (re)connection may have missed announcements: wake the reader.
                             let _ = tx.try_send(());
                             let mut stream = std::pin::pin!(conn.notifications_stream());

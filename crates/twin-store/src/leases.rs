@@ -38,10 +38,13 @@ impl Store {
         for _ in 0..4 {
             let base = case_when(c::quota_period.eq(period), c::quota_used).otherwise(0i64);
             let updated: Option<i64> = with_conn!(self, |conn| {
-                diesel::update(c::key_counters.filter(c::key_id.eq(key_id)).filter(
-                    (case_when(c::quota_period.eq(period), c::quota_used).otherwise(0i64) + want)
-                        .le(limit),
-                ))
+                diesel::update(
+                    c::key_counters.filter(c::key_id.eq(key_id)).filter(
+                        (case_when(c::quota_period.eq(period), c::quota_used).otherwise(0i64)
+                            + want)
+                            .le(limit),
+                    ),
+                )
                 .set((c::quota_used.eq(base + want), c::quota_period.eq(period)))
                 .returning(c::quota_used)
                 .get_result(conn)
@@ -49,7 +52,10 @@ impl Store {
                 .optional()?
             });
             if let Some(used) = updated {
-                return Ok(Grant { granted: want, used });
+                return Ok(Grant {
+                    granted: want,
+                    used,
+                });
             }
             let used = self.quota_reserved(key_id, period).await?;
             let left = limit - used;
@@ -80,7 +86,12 @@ impl Store {
     }
 
     /// Gives back `units` unspent quota units of the month starting at `month_start`.
-    pub async fn release_quota(&self, key_id: &str, month_start: OffsetDateTime, units: i64) -> StoreResult<()> {
+    pub async fn release_quota(
+        &self,
+        key_id: &str,
+        month_start: OffsetDateTime,
+        units: i64,
+    ) -> StoreResult<()> {
         if units <= 0 {
             return Ok(());
         }
@@ -114,20 +125,31 @@ impl Store {
         let cap = cap.unwrap_or(i64::MAX / 4);
         let mut want = want.max(min);
         for _ in 0..4 {
-            let base = case_when(c::spend_period_start.eq(period), c::spend_period_used).otherwise(0i64);
+            let base =
+                case_when(c::spend_period_start.eq(period), c::spend_period_used).otherwise(0i64);
             let updated: Option<i64> = with_conn!(self, |conn| {
-                diesel::update(c::key_counters.filter(c::key_id.eq(key_id)).filter(
-                    (case_when(c::spend_period_start.eq(period), c::spend_period_used).otherwise(0i64) + want)
-                        .le(cap),
+                diesel::update(
+                    c::key_counters.filter(c::key_id.eq(key_id)).filter(
+                        (case_when(c::spend_period_start.eq(period), c::spend_period_used)
+                            .otherwise(0i64)
+                            + want)
+                            .le(cap),
+                    ),
+                )
+                .set((
+                    c::spend_period_used.eq(base + want),
+                    c::spend_period_start.eq(period),
                 ))
-                .set((c::spend_period_used.eq(base + want), c::spend_period_start.eq(period)))
                 .returning(c::spend_period_used)
                 .get_result(conn)
                 .await
                 .optional()?
             });
             if let Some(used) = updated {
-                return Ok(Grant { granted: want, used });
+                return Ok(Grant {
+                    granted: want,
+                    used,
+                });
             }
             let used = self.spend_reserved(key_id, period).await?;
             let left = cap - used;
@@ -157,7 +179,12 @@ impl Store {
     }
 
     /// Gives back unspent micro-credits of the period starting at `period_start`.
-    pub async fn release_spend(&self, key_id: &str, period_start: OffsetDateTime, micros: i64) -> StoreResult<()> {
+    pub async fn release_spend(
+        &self,
+        key_id: &str,
+        period_start: OffsetDateTime,
+        micros: i64,
+    ) -> StoreResult<()> {
         if micros <= 0 {
             return Ok(());
         }

@@ -44,10 +44,10 @@ use twin_meter::{Clock, SystemClock};
 
 pub use changes::{CHANGES_CHANNEL, Change};
 pub use counters::QuotaConsumption;
-pub use leases::Grant;
 pub use db::{Backend, StoreConfig};
 pub use error::{StoreError, StoreResult};
 pub use issue::KeySpec;
+pub use leases::Grant;
 pub use model::{
     AuditEvent, InvalidValue, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey,
     NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet, Snapshot, SnapshotStatus,
@@ -100,7 +100,10 @@ impl Store {
     /// Registers a hook run on every change this process records (shared by all clones of
     /// this store).
     pub fn on_change(&self, hook: ChangeHook) {
-        self.hooks.write().unwrap_or_else(|p| p.into_inner()).push(hook);
+        self.hooks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(hook);
     }
 
     pub(crate) fn run_hooks(&self, key_id: Option<&str>, owner_id: Option<&str>) {

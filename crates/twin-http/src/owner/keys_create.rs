@@ -47,7 +47,7 @@ async fn issue(
 ) -> Result<CreatedKey, ApiError> {
     let (plain, record) = store.issue_key(format, &state.hasher, spec).await?;
     Ok(CreatedKey {
-        view: KeyView::for_state(&record, &state),
+        view: KeyView::for_state(&record, state),
         key: plain.expose_secret().to_owned(),
         warning: PLAINTEXT_WARNING.to_owned(),
     })

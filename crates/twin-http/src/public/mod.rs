@@ -71,7 +71,10 @@ pub(crate) async fn current_twin(
     let twin = match state.store.select_snapshot(owner_id, None).await? {
         twin_store::SnapshotSelection::Ready(snap, text) => {
             let doc = twin_render::parse_document(text.as_bytes()).map_err(|e| {
-                crate::error::ApiError::internal(format!("stored document of {} is invalid: {e}", snap.id))
+                crate::error::ApiError::internal(format!(
+                    "stored document of {} is invalid: {e}",
+                    snap.id
+                ))
             })?;
             CachedTwin::Ready(snap, std::sync::Arc::new(doc))
         }

@@ -1,6 +1,6 @@
 //! `GET /v1/public/twin/preset/{slug}`: the rendered twin, ready to inject as a system prompt.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
 use twin_render::{Format, Lang, RenderOptions, SnapshotRef, Variant};
 use twin_store::{Scope, Snapshot, SnapshotSelection};
@@ -9,9 +9,9 @@ use utoipa::IntoParams;
 use std::sync::Arc;
 
 use super::{current_twin, sample_snapshot};
-use crate::caches::CachedTwin;
 use crate::auth::{Metering, authorize};
 use crate::cache::RenderKey;
+use crate::caches::CachedTwin;
 use crate::error::{ApiError, ErrorCode};
 use crate::query::Query;
 use crate::state::AppState;
@@ -174,7 +174,11 @@ pub async fn preset(
             CachedTwin::NoSnapshot => return Err(no_twin()),
         }
     } else {
-        match state.store.select_snapshot(&caller.owner.id, purchase_id).await? {
+        match state
+            .store
+            .select_snapshot(&caller.owner.id, purchase_id)
+            .await?
+        {
             SnapshotSelection::Ready(snap, doc) => (snap, Document::Text(doc)),
             SnapshotSelection::NotReady => return Err(not_ready()),
             SnapshotSelection::Failed => return Err(generation_failed()),
@@ -222,12 +226,14 @@ pub async fn preset(
             Ok::<_, String>(twin_render::render(&doc, preset, &snapshot_ref, &options))
         })
         .map_err(|e| {
-            ApiError::internal(format!("stored document of {} is invalid: {e}", snapshot.id))
+            ApiError::internal(format!(
+                "stored document of {} is invalid: {e}",
+                snapshot.id
+            ))
         })?;
 
-    let etag = HeaderValue::from_str(&rendered.etag)
-        .map_err(|_| ApiError::internal("rendered etag is not a header value"))?;
-    if if_none_match(&req, &rendered.etag) {
+    let etag = rendered.etag.clone();
+    if if_none_match(&req, rendered.etag.to_str().unwrap_or_default()) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, "private, no-cache"))
@@ -252,12 +258,18 @@ enum Document {
 }
 
 fn not_ready() -> ApiError {
-    ApiError::new(ErrorCode::TwinNotReady, "the twin is still being generated; retry in 30 seconds")
-        .retry_after(30)
+    ApiError::new(
+        ErrorCode::TwinNotReady,
+        "the twin is still being generated; retry in 30 seconds",
+    )
+    .retry_after(30)
 }
 
 fn generation_failed() -> ApiError {
-    ApiError::new(ErrorCode::TwinGenerationFailed, "no ready twin: its generation failed")
+    ApiError::new(
+        ErrorCode::TwinGenerationFailed,
+        "no ready twin: its generation failed",
+    )
 }
 
 fn no_twin() -> ApiError {

@@ -221,7 +221,11 @@ impl Replica {
     }
 
     /// [`Replica::start`] with explicit change-feed settings.
-    pub fn start_with_sync(store: Store, clock: ManualClock, sync: twin_http::sync::SyncOptions) -> Replica {
+    pub fn start_with_sync(
+        store: Store,
+        clock: ManualClock,
+        sync: twin_http::sync::SyncOptions,
+    ) -> Replica {
         let store = store.with_clock(Arc::new(clock.clone()));
         let mut state = AppState::with_sync(store, sync);
         state.clock = Arc::new(clock);
