@@ -4,6 +4,9 @@
 //!   direction and OpenAPI drift.
 //! - `deps` — only the dependency-direction check.
 //! - `openapi generate|check` — write or compare `openapi/openapi.json`.
+//! - `bench http [options]` — the server's HTTP benchmark (SPEC §12); see `bench/mod.rs`.
+
+mod bench;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,6 +25,7 @@ fn main() -> Result<()> {
         ["deps"] => check_dependency_direction(),
         ["openapi", "generate"] => openapi(true),
         ["openapi", "check"] => openapi(false),
+        ["bench", rest @ ..] => bench::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -29,7 +33,8 @@ fn main() -> Result<()> {
                  ci                  dependency direction + OpenAPI drift\n  \
                  deps                dependency direction only\n  \
                  openapi generate    write openapi/openapi.json from the code\n  \
-                 openapi check       fail if openapi/openapi.json differs from the code"
+                 openapi check       fail if openapi/openapi.json differs from the code\n  \
+                 bench http [...]    HTTP benchmark of the release server (--help for options)"
             );
             bail!("unknown command: {}", args.join(" "));
         }
