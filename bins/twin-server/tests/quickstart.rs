@@ -45,7 +45,10 @@ fn have(program: &str, check: &[&str]) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !found {
-        assert!(std::env::var_os("CI").is_none(), "{program} is needed to check the quickstart snippets");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{program} is needed to check the quickstart snippets"
+        );
         eprintln!("skipping the {program} snippet: {program} is not installed");
     }
     found
@@ -53,10 +56,21 @@ fn have(program: &str, check: &[&str]) -> bool {
 
 async fn the_quickstart_and_its_snippets_work(db: TestDb) {
     // 1. `demo --json` provisions an owner, a ready sample twin and a key.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let base = format!("http://127.0.0.1:{port}");
-    let out = command(db.url()).args(["demo", "--json", "--base-url", &base]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = command(db.url())
+        .args(["demo", "--json", "--base-url", &base])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let demo: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = demo["key"].as_str().unwrap().to_owned();
     assert_eq!(demo["baseUrl"], base.as_str());
@@ -74,13 +88,18 @@ async fn the_quickstart_and_its_snippets_work(db: TestDb) {
     let client = reqwest::Client::new();
     let started = Instant::now();
     while client.get(format!("{base}/livez")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     // 3. The README's curl line.
     let res = client
-        .get(format!("{base}/v1/public/twin/preset/estandar?format=json&lang=en"))
+        .get(format!(
+            "{base}/v1/public/twin/preset/estandar?format=json&lang=en"
+        ))
         .header("X-Twin-Key", &key)
         .send()
         .await
@@ -110,8 +129,15 @@ async fn the_quickstart_and_its_snippets_work(db: TestDb) {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains("Lucía Navarro Pardo"), "{file} printed: {stdout}");
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("Lucía Navarro Pardo"),
+            "{file} printed: {stdout}"
+        );
     }
 }
 
