@@ -74,13 +74,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(url: &str, name: &str, port: u16, dir: &Path, log_level: &str) -> Server {
+    fn start(url: &str, name: &str, port: u16, dir: &Path) -> Server {
         let log = unique(dir.join(format!("{name}.stderr")));
         let stderr = File::create(&log).unwrap();
         let child = command(url)
             .arg("serve")
             .env("TWIN_BIND", format!("127.0.0.1:{port}"))
-            .env("TWIN_LOG", log_level)
+            .env("TWIN_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(stderr))
@@ -224,6 +224,13 @@ async fn quota_used(db: &TestDb, key_id: &str) -> u64 {
     let key = db.store().find_key(key_id).await.unwrap();
     let month = twin_meter::month_start(OffsetDateTime::now_utc());
     u64::try_from(key.counters.quota_used_in(month)).unwrap()
+}
+
+/// Micro-credits reserved in the database for the key this month (its spend period).
+async fn spend_used(db: &TestDb, key_id: &str) -> i64 {
+    let key = db.store().find_key(key_id).await.unwrap();
+    let start = twin_meter::Period::Month.start(OffsetDateTime::now_utc());
+    key.counters.spend_used_in(start)
 }
 
 fn client() -> reqwest::Client {
@@ -399,8 +406,8 @@ async fn two_server_processes_never_serve_past_the_quota() {
     let (key, key_id) = provision(&db, L as i64).await;
 
     let client = client();
-    let mut a = Server::start(db.url(), "replica-a", free_port(), dir.path(), "warn");
-    let mut b = Server::start(db.url(), "replica-b", free_port(), dir.path(), "warn");
+    let mut a = Server::start(db.url(), "replica-a", free_port(), dir.path());
+    let mut b = Server::start(db.url(), "replica-b", free_port(), dir.path());
     a.wait_ready(&client).await;
     b.wait_ready(&client).await;
 
@@ -461,9 +468,9 @@ async fn a_killed_server_never_causes_overshoot() {
     let (key, key_id) = provision(&db, L as i64).await;
 
     let client = client();
-    let mut survivor = Server::start(db.url(), "survivor", free_port(), dir.path(), "warn");
+    let mut survivor = Server::start(db.url(), "survivor", free_port(), dir.path());
     let victim_port = free_port();
-    let mut victim = Server::start(db.url(), "victim", victim_port, dir.path(), "warn");
+    let mut victim = Server::start(db.url(), "victim", victim_port, dir.path());
     survivor.wait_ready(&client).await;
     victim.wait_ready(&client).await;
 
@@ -476,14 +483,13 @@ async fn a_killed_server_never_causes_overshoot() {
         || tally.ok() >= L / 5,
     )
     .await;
-    let victim_served_before = server_sum(&tally.ok, 1);
     load.phase.store(1, Ordering::SeqCst);
     victim.kill9();
     let killed_at = Instant::now();
     let reserved_at_kill = quota_used(&db, &key_id).await;
 
     // Phase 1: down. Restart on the same port; phase 2 once it is ready again.
-    let mut restarted = Server::start(db.url(), "restarted", victim_port, dir.path(), "warn");
+    let mut restarted = Server::start(db.url(), "restarted", victim_port, dir.path());
     restarted.wait_ready(&client).await;
     let downtime = killed_at.elapsed();
     load.phase.store(2, Ordering::SeqCst);
@@ -520,10 +526,15 @@ async fn a_killed_server_never_causes_overshoot() {
 
     let ok = tally.ok();
     let reserved = quota_used(&db, &key_id).await;
-    let ok_victim_after = tally.ok[1][2].load(Ordering::SeqCst);
+    let ok_victim = tally.ok[1][0].load(Ordering::SeqCst);
+    // Phase-1 requests reach the restarted process once it listens, a little before its
+    // readiness is observed.
+    let ok_restarted =
+        tally.ok[1][1].load(Ordering::SeqCst) + tally.ok[1][2].load(Ordering::SeqCst);
     eprintln!(
-        "quota {L}: {ok} × 200 (survivor {}, victim before kill {victim_served_before}, \
-         restarted {ok_victim_after}), {} × 429; overshoot {}, under-delivery {} \
+        "quota {L}: {ok} × 200 (survivor {}, victim {ok_victim}, restarted {ok_restarted}), \
+         {} × 429; \
+         overshoot {}, under-delivery {} \
          (bound {MAX_BLOCK} stranded + {lost_in_flight} lost in flight); \
          reserved in the database at kill {reserved_at_kill}, at the end {reserved}; \
          {} connection errors while down; downtime {downtime:?}",
@@ -559,9 +570,10 @@ async fn a_killed_server_never_causes_overshoot() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let mut server = Server::start(db.url(), "graceful", free_port(), dir.path(), "info");
+    let mut server = Server::start(db.url(), "graceful", free_port(), dir.path());
     server.wait_ready(&client).await;
     const SERVED: u64 = 7;
+    let mut cost = 0;
     for _ in 0..SERVED {
         let res = client
             .get(format!("{}{PRESET}", server.base()))
@@ -570,9 +582,16 @@ async fn a_killed_server_never_causes_overshoot() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
+        let price: twin_meter::Credits = res.headers()["x-twin-spend-cost"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        cost += price.micros();
         res.bytes().await.unwrap();
     }
     let leased = quota_used(&db, &key_id).await;
+    let spend_leased = spend_used(&db, &key_id).await;
     // Idle connections would hold the graceful shutdown until its timeout.
     drop(client);
     let (status, took) = server.terminate().await;
@@ -591,6 +610,17 @@ async fn a_killed_server_never_causes_overshoot() {
         "a lease block was outstanding before the stop ({leased})"
     );
     assert_eq!(after, SERVED, "SIGTERM returned every unspent unit");
+    let spend_after = spend_used(&db, &key_id).await;
+    eprintln!(
+        "graceful stop: {cost} micro-credits spent, {spend_leased} reserved before SIGTERM, \
+         {spend_after} after"
+    );
+    assert!(cost > 0, "the preset has a price");
+    assert!(
+        spend_leased > cost,
+        "a credit lease was outstanding ({spend_leased})"
+    );
+    assert_eq!(spend_after, cost, "SIGTERM returned every unspent credit");
     eprintln!(
         "a_killed_server_never_causes_overshoot: {:?}",
         started.elapsed()

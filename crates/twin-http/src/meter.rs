@@ -110,11 +110,16 @@ struct QuotaLease {
     reserved: i64,
     /// Of those, ours and not yet spent.
     unused: i64,
+    /// The database said the quota is spent: refuse locally until then (another replica
+    /// may return unspent units after its idle delay, so this is short).
+    spent_until: Option<std::time::Instant>,
 }
 
 #[derive(Debug, Default)]
 struct RateLease {
     valid_until_ms: i64,
+    /// The window is full until then (Unix ms): other replicas can only add to it.
+    full_until_ms: i64,
     unused: u32,
     /// The window as of our last reservation, for headers.
     window: RateWindow,
@@ -125,7 +130,12 @@ struct SpendLease {
     period_start: i64,
     reserved: i64,
     unused: i64,
+    /// The cap was reached for requests of this cost: refuse them locally until then.
+    spent_until: Option<(std::time::Instant, i64)>,
 }
+
+/// How long a "spent" answer from the database is trusted before asking again.
+const SPENT_MEMORY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Default)]
 struct KeyLeases {
@@ -202,21 +212,30 @@ impl Meter {
             leases.quota = QuotaLease {
                 month: ms(month),
                 reserved: -1,
-                unused: 0,
+                ..Default::default()
             };
         }
         if leases.spend.period_start != ms(period_start) {
             leases.spend = SpendLease {
                 period_start: ms(period_start),
                 reserved: -1,
-                unused: 0,
+                ..Default::default()
             };
         }
         if leases.rate.valid_until_ms <= now_ms {
             leases.rate.unused = 0;
         }
 
-        // 1. Rate.
+        // 1. Rate. A window known to be full stays full until its next free slot: other
+        // replicas can only add to it, so the database need not be asked again before then.
+        if rate_limit > 0 && leases.rate.unused == 0 && now_ms < leases.rate.full_until_ms {
+            let d = twin_meter::decide_at_ms(leases.rate.window, rate_limit, now_ms);
+            let retry_after_ms = u64::try_from(leases.rate.full_until_ms - now_ms)
+                .unwrap_or(1)
+                .max(1);
+            let headers = self.headers(&leases, key, rate_limit, Some(&d), cost, period, now);
+            return Err((Denial::Rate { retry_after_ms }, headers));
+        }
         if rate_limit > 0 && leases.rate.unused == 0 {
             let want = u32::try_from((i64::from(rate_limit) / 16).clamp(1, self.config.max_block))
                 .unwrap_or(1);
@@ -231,6 +250,8 @@ impl Meter {
                     leases.rate.unused = r.granted;
                     if r.granted == 0 {
                         let d = twin_meter::decide_at_ms(r.state, rate_limit, now_ms);
+                        leases.rate.full_until_ms =
+                            now_ms + i64::try_from(d.retry_after_ms.max(1)).unwrap_or(1);
                         let headers =
                             self.headers(&leases, key, rate_limit, Some(&d), cost, period, now);
                         return Err((
@@ -248,7 +269,16 @@ impl Meter {
             }
         }
 
-        // 2. Monthly quota.
+        // 2. Monthly quota. A quota the database just called spent is refused locally for a
+        // moment, so a client calling past its quota costs no round trips.
+        let instant = std::time::Instant::now();
+        if counted
+            && leases.quota.unused == 0
+            && leases.quota.spent_until.is_some_and(|t| instant < t)
+        {
+            let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
+            return Err((Denial::Quota, headers));
+        }
         if counted && leases.quota.unused == 0 {
             let limit = key.monthly_quota;
             let left = if leases.quota.reserved < 0 {
@@ -262,6 +292,7 @@ impl Meter {
                     leases.quota.reserved = g.used;
                     leases.quota.unused += g.granted;
                     if g.granted == 0 {
+                        leases.quota.spent_until = Some(instant + SPENT_MEMORY);
                         let headers =
                             self.headers(&leases, key, rate_limit, None, cost, period, now);
                         return Err((Denial::Quota, headers));
@@ -277,7 +308,18 @@ impl Meter {
             leases.quota.reserved = key.counters.quota_used_in(month);
         }
 
-        // 3. Spend.
+        // 3. Spend. As for the quota, a cap the database just called reached is refused
+        // locally for a moment (for requests costing at least as much).
+        if cost > 0
+            && leases.spend.unused < cost
+            && leases
+                .spend
+                .spent_until
+                .is_some_and(|(t, c)| instant < t && cost >= c)
+        {
+            let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
+            return Err((Denial::Spend, headers));
+        }
         if cost > 0 && leases.spend.unused < cost {
             let cap = key.spend_limit;
             let left = match cap {
@@ -295,6 +337,7 @@ impl Meter {
                     leases.spend.reserved = g.used;
                     leases.spend.unused += g.granted;
                     if leases.spend.unused < cost {
+                        leases.spend.spent_until = Some((instant + SPENT_MEMORY, cost));
                         let headers =
                             self.headers(&leases, key, rate_limit, None, cost, period, now);
                         return Err((Denial::Spend, headers));

@@ -62,7 +62,9 @@ impl Store {
             if left <= 0 {
                 return Ok(Grant { granted: 0, used });
             }
-            want = want.min(left);
+            // Near the limit other replicas compete for the rest: take a share of it, not
+            // all of it, so nobody sits on the last units while others are refused.
+            want = want.min((left / 16).max(1));
         }
         // Other replicas kept taking what was left between our attempts: report none.
         let used = self.quota_reserved(key_id, period).await?;
@@ -156,7 +158,9 @@ impl Store {
             if left < min || left <= 0 {
                 return Ok(Grant { granted: 0, used });
             }
-            want = want.min(left);
+            // Near the limit other replicas compete for the rest: take a share of it, not
+            // all of it, so nobody sits on the last units while others are refused.
+            want = want.min((left / 16).max(min));
         }
         let used = self.spend_reserved(key_id, period).await?;
         Ok(Grant { granted: 0, used })

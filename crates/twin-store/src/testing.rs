@@ -159,3 +159,70 @@ macro_rules! backend_tests {
         )+
     };
 }
+
+impl crate::Store {
+    /// Every row of every table as text (hex for binary columns), to check in tests that no
+    /// secret is stored.
+    pub async fn dump_for_tests(&self) -> crate::StoreResult<String> {
+        use diesel::sql_types::Text;
+        use diesel_async::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            line: String,
+        }
+        let tables = [
+            ("owners", "id || ' ' || email || ' ' || plan"),
+            (
+                "snapshots",
+                "id || ' ' || owner_id || ' ' || source || ' ' || COALESCE(purchase_id, '')",
+            ),
+            (
+                "api_keys",
+                "id || ' ' || owner_id || ' ' || name || ' ' || prefix || ' ' || scopes || ' ' || created_by || ' ' || HEX_KEY_HASH",
+            ),
+            (
+                "usage_log",
+                "key_id || ' ' || owner_id || ' ' || route || ' ' || method",
+            ),
+            ("usage_daily", "key_id || ' ' || route || ' ' || variant"),
+            (
+                "audit_events",
+                "owner_id || ' ' || COALESCE(key_id, '') || ' ' || event || ' ' || actor || ' ' || COALESCE(detail, '')",
+            ),
+            (
+                "changes",
+                "COALESCE(key_id, '') || ' ' || COALESCE(owner_id, '')",
+            ),
+            (
+                "login_links",
+                "owner_id || ' ' || created_by || ' ' || HEX_TOKEN_HASH",
+            ),
+            (
+                "dashboard_sessions",
+                "owner_id || ' ' || csrf_token || ' ' || HEX_TOKEN_HASH",
+            ),
+        ];
+        let hex = |col: &str| match self.backend() {
+            crate::Backend::Postgres => format!("encode({col}, 'hex')"),
+            crate::Backend::Sqlite => format!("lower(hex({col}))"),
+        };
+        let mut out = String::new();
+        for (table, expr) in tables {
+            let expr = expr
+                .replace("HEX_KEY_HASH", &hex("key_hash"))
+                .replace("HEX_TOKEN_HASH", &hex("token_hash"));
+            let sql = format!("SELECT {expr} AS line FROM {table}");
+            let rows: Vec<Row> =
+                crate::db::with_conn!(self, |conn| diesel::sql_query(&sql).load(conn).await?);
+            for row in rows {
+                out.push_str(table);
+                out.push_str(": ");
+                out.push_str(&row.line);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}

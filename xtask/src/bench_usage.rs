@@ -1,0 +1,1290 @@
+//! `cargo xtask bench usage`: the usage-analytics benchmark (SPEC §12: `/usage` aggregates
+//! with 10 million logged calls, p99 ≤ 50 ms; issue 5).
+//!
+//! For each backend it builds `twin-server` in release, creates a fresh database, provisions
+//! it with the binary's own CLI (`migrate`, `demo --json`), lifts the demo key's limits and
+//! adds 19 more keys for the same owner by SQL, then loads N raw usage rows spread over those
+//! 20 keys and the last 120 days, generated inside the database (PostgreSQL
+//! `generate_series`, SQLite a recursive CTE) in transactions of a million rows, through the
+//! `psql` / `sqlite3` command-line clients (the xtask has no database driver). The daily
+//! roll-ups are then built from the raw rows with one `INSERT … SELECT … GROUP BY`, exactly
+//! as the server's flusher would have kept them, and the planner statistics are refreshed.
+//!
+//! It then starts `twin-server serve` on the loopback interface and times sequential
+//! requests to each usage endpoint with a minimal HTTP/1.1 client over `std::net::TcpStream`
+//! (one fresh connection per request, `Connection: close`; the time runs from before the
+//! connect to the last byte of the response), after a warm-up. Every measured response must
+//! be 200, and the figures are only printed once the data is shown to be there (the
+//! `since=all` total of the measured key is about N / 20).
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask bench usage [options]
+
+Loads a large usage log into a fresh database, starts the release server on it and measures
+the latency of the usage endpoints (SPEC §12: p99 ≤ 50 ms with 10 million logged calls).
+
+options:
+  --rows N          raw usage rows to load (default 10000000)
+  --backend B       sqlite | postgres | both (default both)
+  --requests R      measured requests per endpoint (default 300)
+  --warmup W        unmeasured requests per endpoint first (default 20)
+  --pg-url URL      an existing PostgreSQL database used to create and drop the bench
+                    database (default $TWIN_BENCH_PG_URL or
+                    postgres://postgres@127.0.0.1:5432/test)";
+
+/// SPEC §12's target for every usage endpoint.
+const TARGET_P99: Duration = Duration::from_millis(50);
+
+/// Keys of the owner the rows are spread over (the demo key and 19 more).
+const KEYS: usize = 20;
+
+/// Days of history the rows are spread over (ending at the moment of loading).
+const DAYS: i64 = 120;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Rows per generated `INSERT … SELECT` (one transaction each).
+const CHUNK: u64 = 1_000_000;
+
+/// The demo key is given every scope (the usage endpoints need `usage:read` and
+/// `account:read`).
+const ALL_SCOPES: &str = "twin:read keys:read keys:write usage:read account:read";
+
+/// Kept long enough that the start-up retention purge (default 90 days) does not delete the
+/// loaded history while it is measured.
+const RETENTION_DAYS: &str = "365";
+
+/// The route mix of the generated log: `(upper bound out of 1000, method, route template)`.
+/// The first entry is the metered preset, which alone has a variant, a format and a cost.
+const ROUTES: &[(u32, &str, &str)] = &[
+    (700, "GET", "/v1/public/twin/preset/{slug}"),
+    (800, "GET", "/v1/public/twin/me"),
+    (870, "GET", "/v1/public/twin/health"),
+    (920, "GET", "/v1/public/twin/historic"),
+    (950, "GET", "/v1/keys"),
+    (970, "GET", "/v1/keys/{id}/usage"),
+    (980, "GET", "/v1/keys/{id}/recent"),
+    (990, "GET", "/v1/account/usage"),
+    (995, "GET", "/v1/account"),
+    (1000, "POST", "/v1/keys"),
+];
+
+/// The status mix: `(upper bound out of 1000, status, whether the preset's variant and
+/// format were read by then)`. 429 and 402 are refused before the endpoint runs; 400 is a
+/// bad parameter.
+const STATUSES: &[(u32, u16, bool)] = &[
+    (930, 200, true),
+    (950, 304, true),
+    (970, 429, false),
+    (980, 404, true),
+    (990, 402, false),
+    (997, 400, false),
+    (1000, 500, true),
+];
+
+/// Preset variants: `(upper bound out of 20, name)`.
+const VARIANTS: &[(u32, &str)] = &[(8, "generic"), (14, "claude"), (18, "gpt"), (20, "gemini")];
+
+/// Preset formats: `(upper bound out of 20, name)`.
+const FORMATS: &[(u32, &str)] = &[(10, "txt"), (15, "json"), (18, "md"), (20, "yaml")];
+
+/// A successful preset call costs one credit.
+const PRESET_COST_MICROS: i64 = 1_000_000;
+
+/// Entry point for `cargo xtask bench usage …`.
+pub fn run(args: &[&str]) -> Result<()> {
+    let options = Options::parse(args)?;
+    let root = crate::workspace_root();
+    let bin = build_release(&root)?;
+    println!(
+        "bench usage: {} rows over {KEYS} keys and {DAYS} days; {} warm-up + {} measured \
+         sequential requests per endpoint; target p99 ≤ {} ms",
+        thousands(options.rows),
+        options.warmup,
+        options.requests,
+        TARGET_P99.as_millis()
+    );
+    let load_before = load_average();
+    let mut reports = Vec::new();
+    for &backend in &options.backends {
+        let dir = TempDir::new()?;
+        let database = match backend {
+            Backend::Sqlite => BenchDb::sqlite(&dir.0),
+            Backend::Postgres => BenchDb::postgres(&options.pg_url)?,
+        };
+        let report = bench_backend(&options, &bin, &dir.0, &database)?;
+        println!("\n{}", report.markdown());
+        reports.push(report);
+        // The database is dropped and the directory removed here, even after an error above.
+    }
+    let load_after = load_average();
+
+    println!("\n---- Markdown for docs/PERFORMANCE.md ----\n");
+    for report in &reports {
+        println!("{}\n", report.markdown());
+    }
+    println!(
+        "Method: `cargo xtask bench usage --rows {rows} --requests {req}` on {cpus} CPUs, \
+         server built from {rev}. Load average (1, 5, 15 min) before: {load_before}; after: \
+         {load_after}.",
+        rows = options.rows,
+        req = options.requests,
+        cpus = std::thread::available_parallelism().map_or(1, |n| n.get()),
+        rev = git_revision(&root),
+    );
+    let failed: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            r.rows
+                .iter()
+                .filter(|row| !row.passes())
+                .map(|row| format!("{} {}", r.backend.as_str(), row.label))
+        })
+        .collect();
+    if failed.is_empty() {
+        println!("\nall usage endpoints met p99 ≤ {} ms", TARGET_P99.as_millis());
+    } else {
+        println!(
+            "\nmissed p99 ≤ {} ms: {}",
+            TARGET_P99.as_millis(),
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Command-line options.
+struct Options {
+    rows: u64,
+    backends: Vec<Backend>,
+    requests: usize,
+    warmup: usize,
+    pg_url: String,
+}
+
+impl Options {
+    fn parse(args: &[&str]) -> Result<Options> {
+        let mut rows: u64 = 10_000_000;
+        let mut backends = vec![Backend::Sqlite, Backend::Postgres];
+        let mut requests = 300;
+        let mut warmup = 20;
+        let mut pg_url = std::env::var("TWIN_BENCH_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut it = args.iter();
+        while let Some(&flag) = it.next() {
+            let mut value = || {
+                it.next()
+                    .copied()
+                    .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
+            };
+            match flag {
+                "--rows" => rows = value()?.replace('_', "").parse().context("--rows")?,
+                "--requests" => requests = value()?.parse().context("--requests")?,
+                "--warmup" => warmup = value()?.parse().context("--warmup")?,
+                "--pg-url" => pg_url = value()?.to_owned(),
+                "--backend" => {
+                    backends = match value()? {
+                        "sqlite" => vec![Backend::Sqlite],
+                        "postgres" => vec![Backend::Postgres],
+                        "both" => vec![Backend::Sqlite, Backend::Postgres],
+                        other => bail!("unknown backend `{other}`\n\n{USAGE}"),
+                    }
+                }
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown option `{other}`\n\n{USAGE}"),
+            }
+        }
+        if rows < KEYS as u64 * 10 || requests == 0 {
+            bail!("--rows must be at least {} and --requests positive", KEYS * 10);
+        }
+        Ok(Options {
+            rows,
+            backends,
+            requests,
+            warmup,
+            pg_url,
+        })
+    }
+}
+
+/// One endpoint's figures.
+struct Row {
+    label: String,
+    samples: Vec<Duration>,
+    /// What the response held, for the reader (e.g. `totalCalls 500,120`).
+    detail: String,
+    bytes: usize,
+}
+
+impl Row {
+    fn percentile(&self, p: f64) -> Duration {
+        // Nearest rank: the smallest sample with at least p of the samples at or below it.
+        let mut sorted = self.samples.clone();
+        sorted.sort();
+        let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+
+    fn max(&self) -> Duration {
+        self.samples.iter().copied().max().unwrap_or_default()
+    }
+
+    fn passes(&self) -> bool {
+        self.percentile(0.99) <= TARGET_P99
+    }
+}
+
+/// The figures of one backend.
+struct Report {
+    backend: Backend,
+    rows_loaded: u64,
+    load: Duration,
+    rollup: Duration,
+    analyze: Duration,
+    rollup_rows: u64,
+    size: String,
+    rows: Vec<Row>,
+}
+
+impl Report {
+    fn markdown(&self) -> String {
+        let mut out = format!(
+            "**{}** — {} raw rows ({} roll-up rows; {}), loaded in {:.1} s, roll-ups built in \
+             {:.1} s, statistics in {:.1} s.\n\n\
+             | endpoint | p50 | p99 | max | p99 ≤ 50 ms | response |\n\
+             |---|---:|---:|---:|---|---|\n",
+            self.backend.as_str(),
+            thousands(self.rows_loaded),
+            thousands(self.rollup_rows),
+            self.size,
+            self.load.as_secs_f64(),
+            self.rollup.as_secs_f64(),
+            self.analyze.as_secs_f64(),
+        );
+        for row in &self.rows {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {}; {} |",
+                row.label,
+                ms(row.percentile(0.5)),
+                ms(row.percentile(0.99)),
+                ms(row.max()),
+                if row.passes() { "PASS" } else { "FAIL" },
+                row.detail,
+                kib(row.bytes),
+            );
+        }
+        out.truncate(out.trim_end().len());
+        out
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn kib(bytes: usize) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// `10000000` → `10,000,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Provisions, loads, measures and (on drop of `database`) cleans up one backend.
+fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) -> Result<Report> {
+    let backend = database.backend();
+    let tag = format!("[{}]", backend.as_str());
+    eprintln!("{tag} provisioning {}", database.url());
+    let env = ServerEnv {
+        bin: bin.to_owned(),
+        database_url: database.url(),
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?)),
+    };
+    env.run_cli(&["migrate"])?;
+    let demo: serde_json::Value = serde_json::from_str(env.run_cli(&["demo", "--json"])?.trim())
+        .context("parsing `twin-server demo --json`")?;
+    let field = |name: &str| -> Result<String> {
+        demo[name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("`demo --json` printed no {name}: {demo}"))
+    };
+    let (owner_id, demo_key, demo_key_id) = (field("ownerId")?, field("key")?, field("keyId")?);
+    let key_ids = key_ids(&demo_key_id);
+    let now_ms = now_ms();
+    database.execute(&provisioning_sql(backend, &owner_id, &key_ids, now_ms))?;
+
+    // Raw rows, a million per transaction.
+    let started = Instant::now();
+    let mut lo = 1;
+    while lo <= options.rows {
+        let hi = (lo + CHUNK - 1).min(options.rows);
+        database.execute(&chunk_sql(
+            backend,
+            &owner_id,
+            &key_ids,
+            now_ms,
+            options.rows,
+            lo,
+            hi,
+        ))?;
+        eprintln!(
+            "{tag} loaded {} / {} rows ({:.0} s)",
+            thousands(hi),
+            thousands(options.rows),
+            started.elapsed().as_secs_f64()
+        );
+        lo = hi + 1;
+    }
+    let load = started.elapsed();
+    println!(
+        "{tag} loaded {} raw usage rows in {:.1} s ({:.0} rows/s)",
+        thousands(options.rows),
+        load.as_secs_f64(),
+        options.rows as f64 / load.as_secs_f64()
+    );
+
+    let started = Instant::now();
+    database.execute(&rollup_sql(&owner_id))?;
+    let rollup = started.elapsed();
+    let rollup_rows: u64 = database
+        .query("SELECT count(*) FROM usage_daily")?
+        .trim()
+        .parse()
+        .context("counting roll-up rows")?;
+    println!(
+        "{tag} built {} roll-up rows in {:.1} s",
+        thousands(rollup_rows),
+        rollup.as_secs_f64()
+    );
+
+    let started = Instant::now();
+    database.execute(match backend {
+        // A bulk-loaded table would otherwise be vacuumed by autovacuum in the middle of the
+        // measurement; a long-lived table has been vacuumed by it long since.
+        Backend::Postgres => "VACUUM (ANALYZE)",
+        Backend::Sqlite => "ANALYZE",
+    })?;
+    let analyze = started.elapsed();
+    let size = database.size()?;
+    println!(
+        "{tag} {} in {:.1} s; database size {size}",
+        match backend {
+            Backend::Postgres => "VACUUM (ANALYZE)",
+            Backend::Sqlite => "ANALYZE",
+        },
+        analyze.as_secs_f64()
+    );
+
+    // The measured key is one of the loaded keys, not the caller's, so its figures hold the
+    // loaded history only and do not move with the benchmark's own (logged) requests.
+    let target = &key_ids[1];
+    let expected_per_key = options.rows / KEYS as u64;
+    let endpoints = [
+        format!("/v1/keys/{target}/usage?since=day"),
+        format!("/v1/keys/{target}/usage?since=month"),
+        format!("/v1/keys/{target}/usage?since=all"),
+        format!("/v1/keys/{target}/recent?limit=50"),
+        format!("/v1/keys/{target}/recent?limit=200"),
+        "/v1/account/usage".to_owned(),
+    ];
+
+    let server = env.start(&dir.join("server.log"))?;
+    let headers = [("X-Twin-Key", demo_key.as_str())];
+    // Warm-up, then one checked response per endpoint: the data must really be there.
+    for _ in 0..options.warmup {
+        for path in &endpoints {
+            get(env.addr, path, &headers)?;
+        }
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for path in &endpoints {
+        let response = get(env.addr, path, &headers)?;
+        if response.status != 200 {
+            bail!(
+                "{tag} GET {path} answered {}, not 200: {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+                    .chars()
+                    .take(400)
+                    .collect::<String>()
+            );
+        }
+        let json: serde_json::Value = serde_json::from_slice(&response.body)
+            .with_context(|| format!("{tag} GET {path}: the body is not JSON"))?;
+        let detail = describe(path, &json, expected_per_key, options.rows)
+            .with_context(|| format!("{tag} GET {path}"))?;
+        rows.push(Row {
+            label: format!("GET {}", path.replace(target.as_str(), "{id}")),
+            samples: Vec::with_capacity(options.requests),
+            detail,
+            bytes: response.body.len(),
+        });
+    }
+    // Measured: the endpoints in turn, so that each sees the same state of the caches.
+    for _ in 0..options.requests {
+        for (path, row) in endpoints.iter().zip(rows.iter_mut()) {
+            let response = get(env.addr, path, &headers)?;
+            if response.status != 200 {
+                bail!("{tag} GET {path} answered {} while measured", response.status);
+            }
+            row.samples.push(response.elapsed);
+        }
+    }
+    server.stop()?;
+
+    println!("\n{tag} query plans with the loaded data:");
+    for (what, sql) in plan_queries(target, &owner_id, now_ms) {
+        println!("-- {what}\n{}", database.explain(&sql)?.trim_end());
+    }
+
+    Ok(Report {
+        backend,
+        rows_loaded: options.rows,
+        load,
+        rollup,
+        analyze,
+        rollup_rows,
+        size,
+        rows,
+    })
+}
+
+/// Checks a response holds the loaded data and says what it held.
+fn describe(
+    path: &str,
+    json: &serde_json::Value,
+    expected_per_key: u64,
+    rows: u64,
+) -> Result<String> {
+    let int = |name: &str| -> Result<i64> {
+        json[name]
+            .as_i64()
+            .with_context(|| format!("no integer `{name}` in {json}"))
+    };
+    let len = |name: &str| json[name].as_array().map_or(0, Vec::len);
+    if path.contains("/usage?since=") {
+        let total = int("totalCalls")?;
+        if path.ends_with("=all") {
+            // Keys are drawn at random: the share of one key is N/20 within a few standard
+            // deviations; 10 % is far outside that for any N this accepts.
+            let expected = expected_per_key as f64;
+            if (total as f64 - expected).abs() > 0.1 * expected + 10.0 {
+                bail!("since=all totalCalls is {total}, expected about {expected_per_key}");
+            }
+        }
+        Ok(format!(
+            "totalCalls {}, {} days, {} routes",
+            thousands(total.max(0) as u64),
+            len("byDay"),
+            len("byEndpoint")
+        ))
+    } else if path.contains("/recent") {
+        let limit = int("limit")?;
+        let items = len("items");
+        if items as i64 != limit.min(expected_per_key as i64 / 2) && (items as i64) < limit {
+            bail!("asked for {limit} calls, got {items}");
+        }
+        Ok(format!("{items} calls"))
+    } else {
+        let total = int("totalCalls")?;
+        if total <= 0 && rows >= 1_000_000 {
+            bail!("the month's totalCalls is {total}");
+        }
+        Ok(format!(
+            "totalCalls {}, {} keys",
+            thousands(total.max(0) as u64),
+            len("keys")
+        ))
+    }
+}
+
+/// The statements behind the endpoints (as the store issues them), for EXPLAIN.
+fn plan_queries(key_id: &str, owner_id: &str, now_ms: i64) -> Vec<(&'static str, String)> {
+    let today = now_ms.div_euclid(DAY_MS) * DAY_MS;
+    // The 1st of the current month at 00:00Z, from the civil date of `today`.
+    let month_start = month_start_ms(today);
+    vec![
+        (
+            "usage?since=month (Store::key_daily_usage)",
+            format!(
+                "SELECT day, route, status, variant, calls, cost FROM usage_daily \
+                 WHERE key_id = '{key_id}' AND day >= {month_start} ORDER BY day ASC"
+            ),
+        ),
+        (
+            "usage?since=all (Store::key_daily_usage)",
+            format!(
+                "SELECT day, route, status, variant, calls, cost FROM usage_daily \
+                 WHERE key_id = '{key_id}' AND day >= {} ORDER BY day ASC",
+                i64::MIN
+            ),
+        ),
+        (
+            "recent?limit=200 (Store::recent_calls)",
+            format!(
+                "SELECT at, method, route, status, cost, duration_us, variant, format \
+                 FROM usage_log WHERE key_id = '{key_id}' ORDER BY at DESC, id DESC LIMIT 200"
+            ),
+        ),
+        (
+            "account/usage (Store::owner_usage_by_key)",
+            format!(
+                "SELECT key_id, calls, cost FROM usage_daily WHERE owner_id = '{owner_id}' \
+                 AND day >= {month_start} AND day < {}",
+                now_ms + 31 * DAY_MS
+            ),
+        ),
+    ]
+}
+
+/// The first instant of the UTC month containing `day_ms` (Unix ms).
+fn month_start_ms(day_ms: i64) -> i64 {
+    // Howard Hinnant's days-from-civil / civil-from-days.
+    let z = day_ms.div_euclid(DAY_MS) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day_of_month = doy - (153 * mp + 2) / 5 + 1;
+    (day_ms.div_euclid(DAY_MS) - (day_of_month - 1)) * DAY_MS
+}
+
+// ---------------------------------------------------------------------------------------
+// The generated data.
+
+/// The demo key first, then 19 more distinct 8-hex ids.
+fn key_ids(demo_key_id: &str) -> Vec<String> {
+    let mut state = now_ms() as u64 ^ (u64::from(std::process::id()) << 32) | 1;
+    let mut ids = vec![demo_key_id.to_owned()];
+    while ids.len() < KEYS {
+        // xorshift64: not a secret, only distinct.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let id = format!("{:08x}", state & 0xffff_ffff);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// Gives the demo key every scope, no rate limit and a quota the run cannot exhaust, and
+/// inserts the other keys (with their counter rows) for the same owner.
+fn provisioning_sql(backend: Backend, owner_id: &str, key_ids: &[String], now_ms: i64) -> String {
+    let mut sql = String::from("BEGIN;\n");
+    let _ = writeln!(
+        sql,
+        "UPDATE api_keys SET scopes = '{ALL_SCOPES}', rate_limit_rpm = 0, \
+         monthly_quota = 1000000 WHERE id = '{}';",
+        key_ids[0]
+    );
+    let created = now_ms - (DAYS + 10) * DAY_MS;
+    let rows: Vec<String> = key_ids[1..]
+        .iter()
+        .map(|id| {
+            // Never used to authenticate: any 32 bytes do.
+            let digest = id.repeat(8);
+            let hash = match backend {
+                Backend::Sqlite => format!("x'{digest}'"),
+                Backend::Postgres => format!("'\\x{digest}'::bytea"),
+            };
+            format!(
+                "('{id}', '{owner_id}', 'live', 'bench {id}', 'atk_live_{id}', 'sha256', NULL, \
+                 {hash}, 'twin:read', TRUE, {created}, {created}, 100000, 60, 'month', \
+                 'xtask:bench-usage')"
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        sql,
+        "INSERT INTO api_keys (id, owner_id, env, name, prefix, hash_algorithm, \
+         pepper_version, key_hash, scopes, is_active, created_at, updated_at, monthly_quota, \
+         rate_limit_rpm, spend_period, created_by) VALUES\n{};",
+        rows.join(",\n")
+    );
+    let counters: Vec<String> = key_ids[1..].iter().map(|id| format!("('{id}')")).collect();
+    let _ = writeln!(
+        sql,
+        "INSERT INTO key_counters (key_id) VALUES {};",
+        counters.join(", ")
+    );
+    sql.push_str("COMMIT;\n");
+    sql
+}
+
+/// A uniform random integer in `0..m`, drawn once per generated row.
+fn random_below(backend: Backend, m: u32) -> String {
+    match backend {
+        Backend::Sqlite => format!("abs(random() % {m})"),
+        Backend::Postgres => format!("floor(random() * {m})::int"),
+    }
+}
+
+/// `CASE` over `column` choosing the value of the first range whose upper bound exceeds it.
+fn case_by_bound<'a>(
+    column: &str,
+    ranges: impl IntoIterator<Item = (u32, String)>,
+    else_: &'a str,
+) -> String {
+    let mut sql = String::from("CASE");
+    for (bound, value) in ranges {
+        let _ = write!(sql, " WHEN {column} < {bound} THEN {value}");
+    }
+    let _ = write!(sql, " ELSE {else_} END");
+    sql
+}
+
+/// One transaction inserting rows `lo..=hi` of `n`: row `i` is at `now − 120 days + i ×
+/// 120 days / n` (so the log is in time order, as a real one is), for a random key of the
+/// owner, with a random route, status, variant and format drawn from the mixes above.
+fn chunk_sql(
+    backend: Backend,
+    owner_id: &str,
+    key_ids: &[String],
+    now_ms: i64,
+    n: u64,
+    lo: u64,
+    hi: u64,
+) -> String {
+    let span = DAYS * DAY_MS;
+    let start = now_ms - span;
+    let draws = format!(
+        "i, {} AS k, {} AS rt, {} AS st, {} AS v, {} AS f, {} AS d",
+        random_below(backend, KEYS as u32),
+        random_below(backend, 1000),
+        random_below(backend, 1000),
+        random_below(backend, 20),
+        random_below(backend, 20),
+        random_below(backend, 4000),
+    );
+    let key = {
+        let mut sql = String::from("CASE k");
+        for (i, id) in key_ids.iter().enumerate() {
+            let _ = write!(sql, " WHEN {i} THEN '{id}'");
+        }
+        sql.push_str(" END");
+        sql
+    };
+    let method = case_by_bound(
+        "rt",
+        ROUTES.iter().map(|(b, m, _)| (*b, format!("'{m}'"))),
+        "'GET'",
+    );
+    let route = case_by_bound(
+        "rt",
+        ROUTES.iter().map(|(b, _, r)| (*b, format!("'{r}'"))),
+        "'/v1/keys'",
+    );
+    let status = case_by_bound(
+        "st",
+        STATUSES.iter().map(|(b, s, _)| (*b, s.to_string())),
+        "500",
+    );
+    let preset = format!("rt < {}", ROUTES[0].0);
+    // The status ranges in which the preset had read its variant and format.
+    let mut read_detail = Vec::new();
+    let mut from = 0;
+    for &(bound, _, read) in STATUSES {
+        if read {
+            read_detail.push(format!("(st >= {from} AND st < {bound})"));
+        }
+        from = bound;
+    }
+    let with_detail = format!("{preset} AND ({})", read_detail.join(" OR "));
+    let variant = format!(
+        "CASE WHEN {with_detail} THEN {} END",
+        case_by_bound(
+            "v",
+            VARIANTS.iter().map(|(b, v)| (*b, format!("'{v}'"))),
+            "'generic'"
+        )
+    );
+    let format = format!(
+        "CASE WHEN {with_detail} THEN {} END",
+        case_by_bound(
+            "f",
+            FORMATS.iter().map(|(b, f)| (*b, format!("'{f}'"))),
+            "'txt'"
+        )
+    );
+    // Only a successful (2xx/3xx) preset call is charged.
+    let cost = format!("CASE WHEN {preset} AND st < 950 THEN {PRESET_COST_MICROS} ELSE 0 END");
+    // Presets take longer to render than the other routes.
+    let duration = format!("CASE WHEN {preset} THEN 400 + d ELSE 150 + d / 4 END");
+    let select = format!(
+        "INSERT INTO usage_log (key_id, owner_id, at, method, route, status, cost, duration_us, \
+         variant, format)\nSELECT {key}, '{owner_id}', {start} + (i * {span}) / {n}, {method}, \
+         {route}, {status}, {cost}, {duration}, {variant}, {format}\nFROM "
+    );
+    match backend {
+        // SQLite would flatten a subquery and evaluate random() once per reference: the
+        // MATERIALIZED CTE draws each row's numbers exactly once.
+        Backend::Sqlite => format!(
+            "PRAGMA synchronous = OFF;\nPRAGMA cache_size = -262144;\nBEGIN;\n\
+             WITH RECURSIVE s(i) AS (SELECT {lo} UNION ALL SELECT i + 1 FROM s WHERE i < {hi}),\n\
+             r AS MATERIALIZED (SELECT {draws} FROM s)\n{select}r;\nCOMMIT;\n"
+        ),
+        // PostgreSQL never pulls up a subquery with volatile functions in its select list.
+        Backend::Postgres => format!(
+            "SET synchronous_commit = off;\n{select}(SELECT {draws} FROM generate_series({lo}, \
+             {hi}) AS s(i)) AS r;\n"
+        ),
+    }
+}
+
+/// The daily roll-ups of the loaded rows (the flusher's grouping: key × UTC day ×
+/// `METHOD /route` × status × variant), and each key's `usageCount` / `lastUsedAt`.
+fn rollup_sql(owner_id: &str) -> String {
+    format!(
+        "BEGIN;\n\
+         INSERT INTO usage_daily (key_id, owner_id, day, route, status, variant, calls, cost)\n\
+         SELECT key_id, owner_id, at - at % {DAY_MS}, method || ' ' || route, status, \
+         COALESCE(variant, ''), count(*), sum(cost)\n\
+         FROM usage_log GROUP BY 1, 2, 3, 4, 5, 6;\n\
+         UPDATE api_keys SET\n\
+         usage_count = (SELECT COALESCE(sum(d.calls), 0) FROM usage_daily d \
+         WHERE d.key_id = api_keys.id),\n\
+         last_used_at = (SELECT max(l.at) FROM usage_log l WHERE l.key_id = api_keys.id)\n\
+         WHERE owner_id = '{owner_id}';\n\
+         COMMIT;\n"
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Databases (the same conventions as `bench http`, whose helpers are private to its module).
+
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database created for one run and removed afterwards (on drop).
+enum BenchDb {
+    /// A file in the run's temporary directory, removed with it.
+    Sqlite { path: PathBuf },
+    /// `bench_usage_<random>` on the server behind `admin_url`.
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl BenchDb {
+    fn sqlite(dir: &Path) -> BenchDb {
+        BenchDb::Sqlite {
+            path: dir.join("bench-usage.db"),
+        }
+    }
+
+    fn postgres(admin_url: &str) -> Result<BenchDb> {
+        let name = format!("bench_usage_{}", random_suffix());
+        psql(admin_url, &format!("CREATE DATABASE {name}"))
+            .with_context(|| format!("creating database {name} (is PostgreSQL running?)"))?;
+        let url = with_database(admin_url, &name)?;
+        Ok(BenchDb::Postgres {
+            admin_url: admin_url.to_owned(),
+            name,
+            url,
+        })
+    }
+
+    fn url(&self) -> String {
+        match self {
+            BenchDb::Sqlite { path } => format!("sqlite://{}", path.display()),
+            BenchDb::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            BenchDb::Sqlite { .. } => Backend::Sqlite,
+            BenchDb::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// Runs SQL (one or more statements) and returns its unaligned, tuples-only output.
+    fn query(&self, sql: &str) -> Result<String> {
+        match self {
+            BenchDb::Sqlite { path } => {
+                let out = Command::new("sqlite3")
+                    .arg("-bail")
+                    .arg(path)
+                    .arg(sql)
+                    .stdin(Stdio::null())
+                    .output()
+                    .context("running sqlite3 (is it installed? apt-get install -y sqlite3)")?;
+                if !out.status.success() {
+                    bail!(
+                        "sqlite3: {}",
+                        String::from_utf8_lossy(&out.stderr).trim_end()
+                    );
+                }
+                Ok(String::from_utf8(out.stdout)?)
+            }
+            BenchDb::Postgres { url, .. } => psql(url, sql),
+        }
+    }
+
+    fn execute(&self, sql: &str) -> Result<()> {
+        self.query(sql).map(drop)
+    }
+
+    /// The plan of a query: SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN (ANALYZE,
+    /// BUFFERS)` (run once more, after the measurement).
+    fn explain(&self, sql: &str) -> Result<String> {
+        match self {
+            BenchDb::Sqlite { .. } => {
+                let started = Instant::now();
+                self.query(sql)?;
+                let elapsed = started.elapsed();
+                let plan = self.query(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                Ok(format!(
+                    "{plan}(sqlite3 CLI run incl. process start: {})",
+                    ms(elapsed)
+                ))
+            }
+            BenchDb::Postgres { .. } => {
+                self.query(&format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"))
+            }
+        }
+    }
+
+    /// Size on disk of the database (SQLite: file + WAL) or of the usage tables
+    /// (PostgreSQL, with their indexes).
+    fn size(&self) -> Result<String> {
+        match self {
+            BenchDb::Sqlite { path } => {
+                let mut bytes = std::fs::metadata(path)?.len();
+                let wal = PathBuf::from(format!("{}-wal", path.display()));
+                bytes += std::fs::metadata(wal).map_or(0, |m| m.len());
+                Ok(format!("database file {:.2} GiB", bytes as f64 / GIB))
+            }
+            BenchDb::Postgres { .. } => {
+                let out = self.query(
+                    "SELECT pg_total_relation_size('usage_log'), \
+                     pg_total_relation_size('usage_daily')",
+                )?;
+                let sizes: Vec<f64> = out
+                    .trim()
+                    .split('|')
+                    .map(|s| s.parse::<f64>().unwrap_or(0.0))
+                    .collect();
+                Ok(format!(
+                    "usage_log {:.2} GiB and usage_daily {:.1} MiB with indexes",
+                    sizes.first().copied().unwrap_or(0.0) / GIB,
+                    sizes.get(1).copied().unwrap_or(0.0) / (1024.0 * 1024.0)
+                ))
+            }
+        }
+    }
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        if let BenchDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            // WITH (FORCE) (PostgreSQL 13+) ends any connection a crashed run left behind.
+            if let Err(e) = psql(
+                admin_url,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ) {
+                eprintln!("warning: could not drop database {name}: {e}");
+            }
+        }
+    }
+}
+
+/// Runs SQL with `psql` and returns its unaligned, tuples-only output.
+fn psql(url: &str, sql: &str) -> Result<String> {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .context("running psql (is it installed? apt-get install -y postgresql-client)")?;
+    if !out.status.success() {
+        bail!("psql: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// `url` with its database name replaced by `name` (query parameters kept).
+fn with_database(url: &str, name: &str) -> Result<String> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base
+        .find("://")
+        .context("the PostgreSQL URL has no scheme")?
+        + 3;
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
+/// A short random-enough suffix for names (not a secret: the clock mixed with the pid).
+fn random_suffix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    format!("{:x}", nanos ^ (u64::from(std::process::id()) << 40))
+}
+
+/// A directory under the system's temp dir, removed with everything in it on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir> {
+        let path = std::env::temp_dir().join(format!("twin-bench-usage-{}", random_suffix()));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The server and the client.
+
+/// Builds `twin-server` in release mode and returns the binary's path.
+fn build_release(root: &Path) -> Result<PathBuf> {
+    eprintln!("building twin-server (release)…");
+    let status = crate::cargo()
+        .args(["build", "--release", "-p", "twin-server"])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release -p twin-server failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = if target.is_relative() {
+        root.join(target)
+    } else {
+        target
+    };
+    let bin = target.join("release").join("twin-server");
+    if !bin.is_file() {
+        bail!("built, but {} is not there", bin.display());
+    }
+    Ok(bin)
+}
+
+/// A free TCP port on the loopback interface (released before the server binds it).
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// How the server binary is configured: only through the variables set here.
+struct ServerEnv {
+    bin: PathBuf,
+    database_url: String,
+    addr: SocketAddr,
+}
+
+impl ServerEnv {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            // A developer's own TWIN_* settings (a pepper, plans, a config file) must not
+            // change what is measured.
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TWIN_DATABASE_URL", &self.database_url)
+            .env("TWIN_BIND", self.addr.to_string())
+            .env("TWIN_LOG", "warn")
+            .env("TWIN_USAGE_RETENTION_DAYS", RETENTION_DAYS)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run_cli(&self, args: &[&str]) -> Result<String> {
+        let out = self
+            .command(args)
+            .output()
+            .with_context(|| format!("running twin-server {}", args.join(" ")))?;
+        if !out.status.success() {
+            bail!(
+                "twin-server {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// Starts `twin-server serve` and waits until `/livez` answers 200.
+    fn start(&self, log: &Path) -> Result<Server> {
+        let log_file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let child = self
+            .command(&["serve"])
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .context("starting twin-server serve")?;
+        let mut server = Server { child };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                bail!(
+                    "twin-server exited early ({status}); its log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            if matches!(get(self.addr, "/livez", &[]), Ok(r) if r.status == 200) {
+                return Ok(server);
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!("twin-server did not answer /livez within 120 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A running `twin-server serve`; dropping it kills the process.
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    /// SIGTERM (so the usage flusher drains and connections close), SIGKILL after 10 s.
+    fn stop(mut self) -> Result<()> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("twin-server did not stop within 10 s of SIGTERM; killing it");
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One timed response.
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+    elapsed: Duration,
+}
+
+/// One `GET` over a fresh connection (`Connection: close`), timed from before the connect
+/// to the last byte.
+fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        let _ = write!(request, "{name}: {value}\r\n");
+    }
+    request.push_str("\r\n");
+    let started = Instant::now();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let elapsed = started.elapsed();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no end of HTTP headers")?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status line")?;
+    let mut body = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        body = dechunk(&body)?;
+    }
+    Ok(Response {
+        status,
+        body,
+        elapsed,
+    })
+}
+
+/// Decodes a chunked body.
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("truncated chunk size")?;
+        let size_text = String::from_utf8_lossy(&data[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .context("bad chunk size")?;
+        data = &data[eol + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(data.get(..size).context("truncated chunk")?);
+        data = data.get(size + 2..).unwrap_or_default();
+    }
+}
+
+/// The first three fields of /proc/loadavg.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The commit the server was built from, marked `-dirty` with uncommitted changes.
+fn git_revision(root: &Path) -> String {
+    Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| format!("commit {}", s.trim()))
+        .unwrap_or_else(|| "an unknown revision".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_start_is_the_first_at_midnight() {
+        // 2026-11-22T22:22:53Z → 2026-11-01T00:00:00Z.
+        assert_eq!(month_start_ms(1_795_393_373_000), 1_793_491_200_000);
+        // 2024-02-29T12:00Z (leap day) → 2024-02-01.
+        assert_eq!(month_start_ms(1_709_208_000_000), 1_706_745_600_000);
+        // The 1st itself.
+        assert_eq!(month_start_ms(1_706_745_600_000), 1_706_745_600_000);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let row = Row {
+            label: String::new(),
+            samples: (1..=300).map(Duration::from_millis).collect(),
+            detail: String::new(),
+            bytes: 0,
+        };
+        assert_eq!(row.percentile(0.5), Duration::from_millis(150));
+        assert_eq!(row.percentile(0.99), Duration::from_millis(297));
+        assert_eq!(row.max(), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn dechunks() {
+        assert_eq!(
+            dechunk(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(),
+            b"abcde"
+        );
+    }
+
+    #[test]
+    fn formats_thousands() {
+        assert_eq!(thousands(10_000_000), "10,000,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+    }
+
+    #[test]
+    fn twenty_distinct_keys_demo_first() {
+        let ids = key_ids("0badcafe");
+        assert_eq!(ids.len(), KEYS);
+        assert_eq!(ids[0], "0badcafe");
+        let set: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(set.len(), KEYS);
+        assert!(ids.iter().all(|i| i.len() == 8));
+    }
+}
