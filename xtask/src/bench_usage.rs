@@ -151,7 +151,10 @@ pub fn run(args: &[&str]) -> Result<()> {
         })
         .collect();
     if failed.is_empty() {
-        println!("\nall usage endpoints met p99 ≤ {} ms", TARGET_P99.as_millis());
+        println!(
+            "\nall usage endpoints met p99 ≤ {} ms",
+            TARGET_P99.as_millis()
+        );
     } else {
         println!(
             "\nmissed p99 ≤ {} ms: {}",
@@ -207,7 +210,10 @@ impl Options {
             }
         }
         if rows < KEYS as u64 * 10 || requests == 0 {
-            bail!("--rows must be at least {} and --requests positive", KEYS * 10);
+            bail!(
+                "--rows must be at least {} and --requests positive",
+                KEYS * 10
+            );
         }
         Ok(Options {
             rows,
@@ -308,7 +314,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -452,7 +458,10 @@ fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) 
         for (path, row) in endpoints.iter().zip(rows.iter_mut()) {
             let response = get(env.addr, path, &headers)?;
             if response.status != 200 {
-                bail!("{tag} GET {path} answered {} while measured", response.status);
+                bail!(
+                    "{tag} GET {path} answered {} while measured",
+                    response.status
+                );
             }
             row.samples.push(response.elapsed);
         }
@@ -508,7 +517,9 @@ fn describe(
     } else if path.contains("/recent") {
         let limit = int("limit")?;
         let items = len("items");
-        if items as i64 != limit.min(expected_per_key as i64 / 2) && (items as i64) < limit {
+        // Every key has far more rows than the largest limit, unless N is tiny.
+        let full = expected_per_key >= 400;
+        if items == 0 || (full && items as i64 != limit) {
             bail!("asked for {limit} calls, got {items}");
         }
         Ok(format!("{items} calls"))
@@ -650,10 +661,10 @@ fn random_below(backend: Backend, m: u32) -> String {
 }
 
 /// `CASE` over `column` choosing the value of the first range whose upper bound exceeds it.
-fn case_by_bound<'a>(
+fn case_by_bound(
     column: &str,
     ranges: impl IntoIterator<Item = (u32, String)>,
-    else_: &'a str,
+    else_: &str,
 ) -> String {
     let mut sql = String::from("CASE");
     for (bound, value) in ranges {
@@ -1243,7 +1254,7 @@ mod tests {
     #[test]
     fn month_start_is_the_first_at_midnight() {
         // 2026-11-22T22:22:53Z → 2026-11-01T00:00:00Z.
-        assert_eq!(month_start_ms(1_795_393_373_000), 1_793_491_200_000);
+        assert_eq!(month_start_ms(1_795_386_173_000), 1_793_491_200_000);
         // 2024-02-29T12:00Z (leap day) → 2024-02-01.
         assert_eq!(month_start_ms(1_709_208_000_000), 1_706_745_600_000);
         // The 1st itself.

@@ -5,8 +5,11 @@
 //! - `deps` — only the dependency-direction check.
 //! - `openapi generate|check` — write or compare `openapi/openapi.json`.
 //! - `bench http [options]` — the server's HTTP benchmark (SPEC §12); see `bench/mod.rs`.
+//! - `bench usage [options]` — the usage endpoints with a large log (SPEC §12); see
+//!   `bench_usage.rs`.
 
 mod bench;
+mod bench_usage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,6 +28,7 @@ fn main() -> Result<()> {
         ["deps"] => check_dependency_direction(),
         ["openapi", "generate"] => openapi(true),
         ["openapi", "check"] => openapi(false),
+        ["bench", "usage", rest @ ..] => bench_usage::run(rest),
         ["bench", rest @ ..] => bench::run(rest),
         _ => {
             eprintln!(
@@ -34,7 +38,8 @@ fn main() -> Result<()> {
                  deps                dependency direction only\n  \
                  openapi generate    write openapi/openapi.json from the code\n  \
                  openapi check       fail if openapi/openapi.json differs from the code\n  \
-                 bench http [...]    HTTP benchmark of the release server (--help for options)"
+                 bench http [...]    HTTP benchmark of the release server (--help for options)\n  \
+                 bench usage [...]   usage endpoints with a 10M-row log (--help for options)"
             );
             bail!("unknown command: {}", args.join(" "));
         }

@@ -93,6 +93,11 @@ impl Caches {
         }
     }
 
+    /// How many keys are cached (approximate).
+    pub fn key_count(&self) -> u64 {
+        self.keys.entry_count()
+    }
+
     /// The cached key with `id`.
     pub fn key(&self, id: &str) -> Option<Arc<CachedKey>> {
         self.keys.get(id)

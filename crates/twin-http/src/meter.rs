@@ -179,6 +179,11 @@ impl Meter {
         }
     }
 
+    /// How many keys have metering state in memory.
+    pub fn key_count(&self) -> u64 {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).len() as u64
+    }
+
     fn entry(&self, key_id: &str) -> Arc<tokio::sync::Mutex<KeyLeases>> {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = keys.get(key_id) {

@@ -33,7 +33,8 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
                 .service(admin::snapshots_create::create)
                 .service(admin::snapshots_update::update)
                 .service(admin::keys_create::create)
-                .service(admin::login_links::create),
+                .service(admin::login_links::create)
+                .service(admin::metrics::metrics),
         )
         .service(dashboard::login::redeem)
         .service(

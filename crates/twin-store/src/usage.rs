@@ -101,6 +101,83 @@ impl InsertUsageRows for crate::db::SqliteConn {
     }
 }
 
+/// A raw row that owns its strings (to move into a blocking task).
+struct OwnedUsageRow {
+    key_id: String,
+    owner_id: String,
+    at: i64,
+    method: String,
+    route: String,
+    status: i32,
+    cost: i64,
+    duration_us: i64,
+    variant: Option<String>,
+    format: Option<String>,
+}
+
+impl OwnedUsageRow {
+    fn from(row: &NewUsageRow<'_>) -> Self {
+        OwnedUsageRow {
+            key_id: row.key_id.to_owned(),
+            owner_id: row.owner_id.to_owned(),
+            at: row.at,
+            method: row.method.to_owned(),
+            route: row.route.to_owned(),
+            status: row.status,
+            cost: row.cost,
+            duration_us: row.duration_us,
+            variant: row.variant.map(str::to_owned),
+            format: row.format.map(str::to_owned),
+        }
+    }
+
+    fn borrow(&self) -> NewUsageRow<'_> {
+        NewUsageRow {
+            key_id: &self.key_id,
+            owner_id: &self.owner_id,
+            at: self.at,
+            method: &self.method,
+            route: &self.route,
+            status: self.status,
+            cost: self.cost,
+            duration_us: self.duration_us,
+            variant: self.variant.as_deref(),
+            format: self.format.as_deref(),
+        }
+    }
+}
+
+/// Adds a roll-up row's calls and cost to the stored one (or inserts it). A macro, not a
+/// function: the statement's type differs per backend and per (sync/async) API.
+macro_rules! upsert_daily {
+    ($row:expr) => {
+        diesel::insert_into(usage_daily::table)
+            .values($row)
+            .on_conflict((
+                usage_daily::key_id,
+                usage_daily::day,
+                usage_daily::route,
+                usage_daily::status,
+                usage_daily::variant,
+            ))
+            .do_update()
+            .set((
+                usage_daily::calls.eq(usage_daily::calls + excluded(usage_daily::calls)),
+                usage_daily::cost.eq(usage_daily::cost + excluded(usage_daily::cost)),
+            ))
+    };
+}
+
+/// Adds `calls` to a key's use count and sets its last use (Unix ms).
+macro_rules! touch_key {
+    ($key_id:expr, $calls:expr, $last:expr) => {
+        diesel::update(api_keys::table.find($key_id)).set((
+            api_keys::usage_count.eq(api_keys::usage_count + $calls),
+            api_keys::last_used_at.eq($last),
+        ))
+    };
+}
+
 /// Calls and cost of one key over a period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyTotals {
@@ -214,6 +291,34 @@ impl Store {
                 },
             )
             .collect();
+        // SQLite: the whole batch in one blocking task with diesel's synchronous API, which
+        // batches multi-row inserts and avoids a thread hop per statement.
+        if let crate::db::DbPool::Sqlite(pool) = &self.pool {
+            let owned: Vec<OwnedUsageRow> = rows.iter().map(OwnedUsageRow::from).collect();
+            let per_key: Vec<(String, (i64, i64))> = per_key.into_iter().collect();
+            let mut conn = pool.get().await?;
+            conn.spawn_blocking(move |c| {
+                c.immediate_transaction(|c| {
+                    let rows: Vec<NewUsageRow<'_>> =
+                        owned.iter().map(OwnedUsageRow::borrow).collect();
+                    for chunk in rows.chunks(1000) {
+                        diesel::RunQueryDsl::execute(
+                            diesel::insert_into(usage_log::table).values(chunk),
+                            c,
+                        )?;
+                    }
+                    for row in &daily {
+                        diesel::RunQueryDsl::execute(upsert_daily!(row), c)?;
+                    }
+                    for (key_id, (calls, last)) in &per_key {
+                        diesel::RunQueryDsl::execute(touch_key!(key_id, *calls, *last), c)?;
+                    }
+                    Ok::<_, diesel::result::Error>(())
+                })
+            })
+            .await?;
+            return Ok(());
+        }
         let rows = &rows;
         let daily = &daily;
         let per_key = &per_key;
@@ -221,32 +326,10 @@ impl Store {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
                 conn.insert_usage_rows(rows).await?;
                 for row in daily {
-                    diesel::insert_into(usage_daily::table)
-                        .values(row)
-                        .on_conflict((
-                            usage_daily::key_id,
-                            usage_daily::day,
-                            usage_daily::route,
-                            usage_daily::status,
-                            usage_daily::variant,
-                        ))
-                        .do_update()
-                        .set((
-                            usage_daily::calls
-                                .eq(usage_daily::calls + excluded(usage_daily::calls)),
-                            usage_daily::cost.eq(usage_daily::cost + excluded(usage_daily::cost)),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    upsert_daily!(row).execute(conn).await?;
                 }
                 for (key_id, (calls, last)) in per_key {
-                    diesel::update(api_keys::table.find(key_id))
-                        .set((
-                            api_keys::usage_count.eq(api_keys::usage_count + *calls),
-                            api_keys::last_used_at.eq(*last),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    touch_key!(key_id, *calls, *last).execute(conn).await?;
                 }
                 Ok(())
             })
