@@ -43,7 +43,6 @@ use time::OffsetDateTime;
 use twin_meter::{Clock, SystemClock};
 
 pub use changes::{CHANGES_CHANNEL, Change};
-pub use counters::QuotaConsumption;
 pub use db::{Backend, StoreConfig};
 pub use error::{StoreError, StoreResult};
 pub use issue::KeySpec;

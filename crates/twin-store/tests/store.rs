@@ -7,8 +7,7 @@ use time::macros::datetime;
 use twin_store::testing::TestDb;
 use twin_store::{
     AuditEvent, Backend, KeyEnv, KeyPatch, KeyStatus, NewKey, NewOwner, NewSnapshot, OwnerPatch,
-    QuotaConsumption, Scope, ScopeSet, SnapshotSelection, SnapshotStatus, Store, StoreConfig,
-    StoreError, StoredHash,
+    Scope, ScopeSet, SnapshotSelection, SnapshotStatus, Store, StoreConfig, StoreError, StoredHash,
 };
 
 const DOC: &str = r#"{"schemaVersion":1}"#;
@@ -424,52 +423,83 @@ async fn keys_are_stored_listed_and_changed(db: TestDb) {
     ));
 }
 
-async fn concurrent_quota_consumption_never_passes_the_limit(db: TestDb) {
+async fn concurrent_quota_reservations_never_pass_the_limit(db: TestDb) {
     let store = db.store().clone();
     let a = owner(&store, "own_a").await;
     store.insert_key(new_key(&a, "0000000a")).await.unwrap();
     let month = datetime!(2026-11-01 0:00 UTC);
-    let limit = 17;
+    let limit = 97;
+    // 60 concurrent reservations of 1 to 5 units each (300 wanted in all).
     let tasks: Vec<_> = (0..60)
-        .map(|_| {
+        .map(|i| {
             let store = store.clone();
-            tokio::spawn(
-                async move { store.consume_quota("0000000a", month, limit).await.unwrap() },
-            )
+            tokio::spawn(async move {
+                store
+                    .reserve_quota("0000000a", month, limit, 1 + i % 5)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
-    let mut allowed = Vec::new();
-    let mut refused = 0;
+    let mut granted = 0;
     for t in tasks {
-        match t.await.unwrap() {
-            QuotaConsumption::Allowed { used } => allowed.push(used),
-            QuotaConsumption::Exhausted { used } => {
-                assert_eq!(used, limit);
-                refused += 1;
-            }
-        }
+        let grant = t.await.unwrap();
+        assert!(grant.used <= limit, "never past the limit: {grant:?}");
+        granted += grant.granted;
     }
-    allowed.sort();
-    assert_eq!(
-        allowed,
-        (1..=limit).collect::<Vec<_>>(),
-        "each success saw a distinct count"
-    );
-    assert_eq!(refused, 60 - limit as usize);
-    // A new month starts over; a refund gives one back; unknown keys are NotFound.
-    let next = datetime!(2026-12-01 0:00 UTC);
-    assert_eq!(
-        store.consume_quota("0000000a", next, limit).await.unwrap(),
-        QuotaConsumption::Allowed { used: 1 }
-    );
-    store.refund_quota("0000000a", next).await.unwrap();
-    store.refund_quota("0000000a", next).await.unwrap();
+    assert_eq!(granted, limit, "every unit handed out exactly once");
     let key = store.find_key("0000000a").await.unwrap();
-    assert_eq!(key.counters.quota_used_in(next), 0);
+    assert_eq!(key.counters.quota_used_in(month), limit);
+    let none = store
+        .reserve_quota("0000000a", month, limit, 1)
+        .await
+        .unwrap();
+    assert_eq!((none.granted, none.used), (0, limit));
+    // Returned units can be reserved again; a new month starts over.
+    store.release_quota("0000000a", month, 3).await.unwrap();
+    assert_eq!(
+        store
+            .reserve_quota("0000000a", month, limit, 10)
+            .await
+            .unwrap()
+            .granted,
+        1,
+        "a share of what is left"
+    );
+    let next = datetime!(2026-12-01 0:00 UTC);
+    let fresh = store
+        .reserve_quota("0000000a", next, limit, 5)
+        .await
+        .unwrap();
+    assert_eq!((fresh.granted, fresh.used), (5, 5));
     assert!(matches!(
-        store.consume_quota("ffffffff", next, 1).await,
+        store.reserve_quota("ffffffff", next, 1, 1).await,
         Err(StoreError::NotFound)
     ));
+}
+
+async fn concurrent_spend_reservations_never_pass_the_cap(db: TestDb) {
+    let store = db.store().clone();
+    let a = owner(&store, "own_a").await;
+    store.insert_key(new_key(&a, "0000000a")).await.unwrap();
+    let day = datetime!(2026-11-15 0:00 UTC);
+    let cap = 10_500_000; // 10.5 credits: ten requests at 1 credit, never eleven
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .reserve_spend("0000000a", day, Some(cap), 1_000_000, 1_000_000)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap().granted;
+    }
+    assert_eq!(granted, 10_000_000);
 }
 
 async fn audit_events_are_kept_in_order(db: TestDb) {
@@ -502,7 +532,8 @@ twin_store::backend_tests!(
     concurrent_snapshot_creation_gets_distinct_versions,
     snapshot_selection_follows_the_spec,
     keys_are_stored_listed_and_changed,
-    concurrent_quota_consumption_never_passes_the_limit,
+    concurrent_quota_reservations_never_pass_the_limit,
+    concurrent_spend_reservations_never_pass_the_cap,
     audit_events_are_kept_in_order,
 );
 
