@@ -45,9 +45,17 @@ pub struct CachedRender {
 pub struct RenderCache(moka::sync::Cache<RenderKey, Arc<CachedRender>>);
 
 impl RenderCache {
-    /// A cache holding at most `capacity` renderings.
-    pub fn new(capacity: u64) -> Self {
-        RenderCache(moka::sync::Cache::new(capacity))
+    /// A cache holding renderings of at most `max_bytes` in all.
+    pub fn new(max_bytes: u64) -> Self {
+        // Weighed by body size, so memory stays bounded whatever the documents' sizes.
+        RenderCache(
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_key: &RenderKey, value: &Arc<CachedRender>| {
+                    u32::try_from(value.body.len() + 256).unwrap_or(u32::MAX)
+                })
+                .build(),
+        )
     }
 
     /// The cached rendering for `key`, or the one `render` makes (then cached). A failed

@@ -42,6 +42,28 @@ pub enum CachedTwin {
     NoSnapshot,
 }
 
+impl CachedTwin {
+    /// Approximate memory held, in bytes (the document's text plus a fixed overhead).
+    fn weight(&self) -> u32 {
+        let text = match self {
+            CachedTwin::Ready(_, doc) => doc
+                .sections
+                .iter()
+                .map(|s| {
+                    let localized = |l: &twin_render::Localized| {
+                        l.iter().map(|(_, t)| t.len() + 32).sum::<usize>()
+                    };
+                    localized(&s.title)
+                        + s.facts.iter().map(localized).sum::<usize>()
+                        + s.narrative.as_ref().map_or(0, localized)
+                })
+                .sum::<usize>(),
+            _ => 0,
+        };
+        u32::try_from(text + 512).unwrap_or(u32::MAX)
+    }
+}
+
 /// A generation counter that moves on every invalidation.
 #[derive(Debug, Default)]
 pub struct Epoch(AtomicU64);
@@ -75,8 +97,8 @@ impl std::fmt::Debug for Caches {
 }
 
 impl Caches {
-    /// Caches holding at most `keys` keys and `twins` owners' twins; entries live at most
-    /// `ttl` even if no change is heard of.
+    /// Caches holding at most `keys` keys and owners' twins of at most `twins` bytes in
+    /// all; entries live at most `ttl` even if no change is heard of.
     pub fn new(keys: u64, twins: u64, ttl: Duration) -> Self {
         Caches {
             keys: moka::sync::Cache::builder()
@@ -84,8 +106,10 @@ impl Caches {
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build(),
+            // Twins are weighed by their text size: a document can be up to 256 KiB.
             twins: moka::sync::Cache::builder()
                 .max_capacity(twins)
+                .weigher(|_owner: &String, twin: &Arc<CachedTwin>| twin.weight())
                 .time_to_live(ttl)
                 .build(),
             key_epoch: Arc::default(),

@@ -52,7 +52,11 @@ impl AppState {
 
     /// [`AppState::new`] with explicit change-feed settings.
     pub fn with_sync(store: Store, sync: SyncOptions) -> Self {
-        let caches = Caches::new(100_000, 100_000, std::time::Duration::from_secs(60));
+        let caches = Caches::new(
+            200_000,
+            256 * 1024 * 1024,
+            std::time::Duration::from_secs(60),
+        );
         let meter = Arc::new(Meter::new(store.clone(), MeterConfig::default()));
         meter.spawn_sweeper();
         {
@@ -84,7 +88,7 @@ impl AppState {
             plans: PlanCatalog::builtin(),
             clock: Arc::new(twin_meter::SystemClock),
             admin_tokens: Vec::new(),
-            render_cache: RenderCache::new(10_000),
+            render_cache: RenderCache::new(64 * 1024 * 1024),
         }
     }
 }
