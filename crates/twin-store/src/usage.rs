@@ -178,6 +178,16 @@ macro_rules! touch_key {
     };
 }
 
+#[derive(diesel::QueryableByName)]
+struct TotalsRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    calls: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    cost: i64,
+}
+
 /// Calls and cost of one key over a period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyTotals {
@@ -346,29 +356,27 @@ impl Store {
         to: OffsetDateTime,
     ) -> StoreResult<Vec<KeyTotals>> {
         let (from, to) = (day_of(from), to_ms(to));
-        // Roll-up rows are few (keys x days x routes x statuses); summing them here keeps the
-        // query portable (PostgreSQL's SUM(BIGINT) is NUMERIC).
-        let rows: Vec<(String, i64, i64)> = with_conn!(self, |conn| {
-            usage_daily::table
-                .filter(usage_daily::owner_id.eq(owner_id))
-                .filter(usage_daily::day.ge(from))
-                .filter(usage_daily::day.lt(to))
-                .select((usage_daily::key_id, usage_daily::calls, usage_daily::cost))
-                .load(conn)
-                .await?
+        // Summed by the database: only one row per key leaves it. The CASTs keep the sums
+        // BIGINT on PostgreSQL (SUM(BIGINT) is NUMERIC there); `$n` parameters appear in
+        // order, which SQLite numbers the same way.
+        let rows: Vec<TotalsRow> = with_conn!(self, |conn| {
+            diesel::sql_query(
+                "SELECT key_id, CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(cost) AS BIGINT) AS cost \
+                 FROM usage_daily WHERE owner_id = $1 AND day >= $2 AND day < $3 \
+                 GROUP BY key_id ORDER BY key_id",
+            )
+            .bind::<diesel::sql_types::Text, _>(owner_id)
+            .bind::<diesel::sql_types::BigInt, _>(from)
+            .bind::<diesel::sql_types::BigInt, _>(to)
+            .load(conn)
+            .await?
         });
-        let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
-        for (key_id, calls, cost) in rows {
-            let t = totals.entry(key_id).or_default();
-            t.0 += calls;
-            t.1 += cost;
-        }
-        Ok(totals
+        Ok(rows
             .into_iter()
-            .map(|(key_id, (calls, cost))| KeyTotals {
-                key_id,
-                calls,
-                cost,
+            .map(|r| KeyTotals {
+                key_id: r.key_id,
+                calls: r.calls,
+                cost: r.cost,
             })
             .collect())
     }
