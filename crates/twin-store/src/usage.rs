@@ -179,6 +179,22 @@ macro_rules! touch_key {
 }
 
 #[derive(diesel::QueryableByName)]
+struct GroupRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    day: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    route: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    status: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    variant: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    calls: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    cost: i64,
+}
+
+#[derive(diesel::QueryableByName)]
 struct TotalsRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     key_id: String,
@@ -404,6 +420,54 @@ impl Store {
                 .load(conn)
                 .await?
         }))
+    }
+
+    /// A key's usage from `since` on (ever when `None`), summed by the database two ways: per
+    /// (route, status, variant) with `day` 0, and per day with empty route and variant and
+    /// status 0. Both are small whatever the key's age, unlike its raw roll-up rows.
+    pub async fn key_usage_grouped(
+        &self,
+        key_id: &str,
+        since: Option<OffsetDateTime>,
+    ) -> StoreResult<(Vec<DailyUsage>, Vec<DailyUsage>)> {
+        let from = since.map_or(i64::MIN, day_of);
+        let by_group: Vec<GroupRow> = with_conn!(self, |conn| {
+            diesel::sql_query(
+                "SELECT CAST(0 AS BIGINT) AS day, route, status, variant, \
+                 CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(cost) AS BIGINT) AS cost \
+                 FROM usage_daily WHERE key_id = $1 AND day >= $2 \
+                 GROUP BY route, status, variant",
+            )
+            .bind::<diesel::sql_types::Text, _>(key_id)
+            .bind::<diesel::sql_types::BigInt, _>(from)
+            .load(conn)
+            .await?
+        });
+        let by_day: Vec<GroupRow> = with_conn!(self, |conn| {
+            diesel::sql_query(
+                "SELECT day, '' AS route, CAST(0 AS INTEGER) AS status, '' AS variant, \
+                 CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(cost) AS BIGINT) AS cost \
+                 FROM usage_daily WHERE key_id = $1 AND day >= $2 \
+                 GROUP BY day ORDER BY day",
+            )
+            .bind::<diesel::sql_types::Text, _>(key_id)
+            .bind::<diesel::sql_types::BigInt, _>(from)
+            .load(conn)
+            .await?
+        });
+        let convert = |rows: Vec<GroupRow>| {
+            rows.into_iter()
+                .map(|r| DailyUsage {
+                    day: r.day,
+                    route: r.route,
+                    status: r.status,
+                    variant: r.variant,
+                    calls: r.calls,
+                    cost: r.cost,
+                })
+                .collect::<Vec<_>>()
+        };
+        Ok((convert(by_group), convert(by_day)))
     }
 
     /// A key's most recent logged calls, newest first.
