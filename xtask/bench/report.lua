@@ -19,4 +19,8 @@ function done(summary, latency, requests)
    out("p99_us", latency:percentile(99))
    out("p999_us", latency:percentile(99.9))
    out("max_us", latency.max)
+   -- status.lua, when appended, adds the responses by status.
+   if bench_extra_report then
+      bench_extra_report(out)
+   end
 end

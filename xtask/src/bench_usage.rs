@@ -773,14 +773,15 @@ fn chunk_sql(
 }
 
 /// The daily roll-ups of the loaded rows (the flusher's grouping: key × UTC day ×
-/// `METHOD /route` × status × variant), and each key's `usageCount` / `lastUsedAt`.
+/// `METHOD /route` × status × variant), stored day by day as the flusher would have
+/// created them, and each key's `usageCount` / `lastUsedAt`.
 fn rollup_sql(owner_id: &str) -> String {
     format!(
         "BEGIN;\n\
          INSERT INTO usage_daily (key_id, owner_id, day, route, status, variant, calls, cost)\n\
          SELECT key_id, owner_id, at - at % {DAY_MS}, method || ' ' || route, status, \
          COALESCE(variant, ''), count(*), sum(cost)\n\
-         FROM usage_log GROUP BY 1, 2, 3, 4, 5, 6;\n\
+         FROM usage_log GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 3, 1;\n\
          UPDATE api_keys SET\n\
          usage_count = (SELECT COALESCE(sum(d.calls), 0) FROM usage_daily d \
          WHERE d.key_id = api_keys.id),\n\

@@ -8,7 +8,7 @@
 //! can only strand reserved-but-unspent units: under-delivery, never over-delivery).
 //!
 //! Block sizes shrink as a limit nears: a quota reservation asks for at most 1/16 of what is
-//! left (at least 1, at most `max_block`), so at the boundary every unit is reserved one at a
+//! left (at least 1, at most `max_block`, 4096 by default), so at the boundary every unit is reserved one at a
 //! time and replicas share the last units exactly. Unspent allowances of an idle key go back to
 //! the database after `idle_release`, so another replica can use them.
 //!
@@ -37,7 +37,7 @@ pub struct MeterConfig {
 impl Default for MeterConfig {
     fn default() -> Self {
         MeterConfig {
-            max_block: 64,
+            max_block: 4096,
             idle_release: Duration::from_secs(2),
         }
     }

@@ -2,9 +2,11 @@
 //! bulk key provisioning through the `sqlite3` / `psql` command-line clients, and counting
 //! the statements the server sends to PostgreSQL.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -68,6 +70,14 @@ impl BenchDb {
         })
     }
 
+    /// A fresh database of `backend`: a file in `dir`, or a new database next to `pg_url`.
+    pub fn create(backend: Backend, dir: &Path, pg_url: &str) -> Result<BenchDb> {
+        match backend {
+            Backend::Sqlite => Ok(BenchDb::sqlite(dir)),
+            Backend::Postgres => BenchDb::postgres(pg_url),
+        }
+    }
+
     /// The `TWIN_DATABASE_URL` for the server.
     pub fn url(&self) -> String {
         match self {
@@ -84,42 +94,42 @@ impl BenchDb {
         }
     }
 
-    /// Runs a SQL script in one go through the backend's command-line client.
-    pub fn execute_file(&self, script: &Path) -> Result<()> {
-        let out = match self {
-            BenchDb::Sqlite { path } => Command::new("sqlite3")
-                .arg("-bail")
-                .arg(path)
-                .arg(format!(".read {}", script.display()))
-                .stdin(Stdio::null())
-                .output()
-                .context("running sqlite3 (is it installed? apt-get install -y sqlite3)")?,
-            BenchDb::Postgres { url, .. } => Command::new("psql")
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
-                .arg(script)
-                .stdin(Stdio::null())
-                .output()
-                .context("running psql (is it installed? apt-get install -y postgresql-client)")?,
-        };
-        if !out.status.success() {
-            bail!(
-                "running {} failed: {}",
-                script.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+    /// Runs one SQL command through the backend's command-line client and returns its
+    /// output (unaligned, no headers).
+    pub fn query(&self, sql: &str) -> Result<String> {
+        match self {
+            BenchDb::Sqlite { path } => {
+                let out = Command::new("sqlite3")
+                    .args(["-bail", "-batch", "-noheader"])
+                    .arg(path)
+                    .arg(sql)
+                    .stdin(Stdio::null())
+                    .output()
+                    .context("running sqlite3 (is it installed? apt-get install -y sqlite3)")?;
+                if !out.status.success() {
+                    bail!("sqlite3: {}", String::from_utf8_lossy(&out.stderr).trim());
+                }
+                Ok(String::from_utf8(out.stdout)?)
+            }
+            BenchDb::Postgres { url, .. } => psql(url, sql),
         }
-        Ok(())
     }
 
-    /// Picks the best available way to count the statements the server runs.
-    pub fn statement_counter(&self) -> StatementCounter {
+    /// Picks the best available way to count the statements the server runs: on SQLite
+    /// the uprobes in `probes` (if they could be set), on PostgreSQL its statistics.
+    pub fn statement_counter(&self, probes: &SqliteProbes) -> StatementCounter {
         let BenchDb::Postgres {
             admin_url,
             name,
             url,
         } = self
         else {
-            return StatementCounter::Unavailable;
+            return match &probes.0 {
+                Ok(group) => StatementCounter::SqliteUprobes {
+                    group: group.clone(),
+                },
+                Err(why) => StatementCounter::Unavailable { why: why.clone() },
+            };
         };
         // pg_stat_statements counts every statement exactly, but only when the server
         // preloads it (shared_preload_libraries); CREATE EXTENSION succeeds either way and
@@ -157,8 +167,20 @@ impl Drop for BenchDb {
 
 /// How database statements per request are counted.
 pub enum StatementCounter {
-    /// No server-side counter (SQLite runs inside the server process).
-    Unavailable,
+    /// No counter could be set up.
+    Unavailable {
+        /// Why.
+        why: String,
+    },
+    /// SQLite runs inside the server process, so its statements are counted there: uprobes
+    /// on the server binary's (statically linked) `sqlite3_reset` and `sqlite3_exec`, read
+    /// with `perf stat`. diesel resets a prepared statement exactly once after each
+    /// execution (`BoundStatement`'s drop) and runs `BEGIN`/`COMMIT`/`PRAGMA` through
+    /// `sqlite3_exec`, so the sum is the number of statements executed.
+    SqliteUprobes {
+        /// The uprobe group (see [`SqliteProbes`]).
+        group: String,
+    },
     /// Sum of `calls` in `pg_stat_statements` for the bench database: exact.
     PgStatStatements {
         /// The bench database's URL (the view is read from inside it).
@@ -178,11 +200,36 @@ pub enum StatementCounter {
     },
 }
 
+/// A count in progress, from [`StatementCounter::start`] to [`StatementCounter::finish`].
+pub enum Counting {
+    /// Nothing is counted.
+    Nothing,
+    /// The database counter's value at the start.
+    Database(u64),
+    /// A `perf stat` process counting the uprobe hits, and where it writes.
+    Perf {
+        /// The `perf stat` child.
+        child: Child,
+        /// Its output file (`-x,` format).
+        output: PathBuf,
+    },
+}
+
+/// The time `perf stat -a` takes to enable its events before counting starts.
+const PERF_ATTACH: Duration = Duration::from_millis(500);
+
 impl StatementCounter {
     /// A short description of the method, for the report.
     pub fn method(&self) -> String {
         match self {
-            StatementCounter::Unavailable => "n/a (no server-side counter)".into(),
+            StatementCounter::Unavailable { why } => format!("n/a ({why})"),
+            StatementCounter::SqliteUprobes { .. } => {
+                "uprobes on the server binary's sqlite3_reset + sqlite3_exec, counted by \
+                 `perf stat -a` (every diesel statement execution ends in one sqlite3_reset; \
+                 BEGIN/COMMIT/PRAGMA go through sqlite3_exec): statements executed, including \
+                 those inside transactions"
+                    .into()
+            }
             StatementCounter::PgStatStatements { .. } => {
                 "pg_stat_statements (sum of calls in the bench database)".into()
             }
@@ -194,17 +241,85 @@ impl StatementCounter {
         }
     }
 
-    /// Whether readings lag behind: PostgreSQL 15+ backends publish their transaction
-    /// counts at most once a second while busy, and an idle backend flushes what is
-    /// pending only after 10 s (or when it exits).
-    pub fn lags(&self) -> bool {
-        matches!(self, StatementCounter::XactCommit { .. })
+    /// Waits, after a warm-up, until the warm-up's statements can no longer leak into the
+    /// next count: PostgreSQL 15+ backends publish their transaction counts at most once a
+    /// second while busy and an idle backend flushes what is pending only after 10 s; the
+    /// server writes its usage log every 500 ms.
+    pub fn settle(&self) -> Option<Duration> {
+        match self {
+            StatementCounter::XactCommit { .. } => Some(Duration::from_secs(11)),
+            StatementCounter::SqliteUprobes { .. } => Some(Duration::from_secs(1)),
+            _ => None,
+        }
     }
 
-    /// The current count, if there is a counter.
-    pub fn read(&self) -> Result<Option<u64>> {
+    /// Starts counting (after the warm-up).
+    pub fn start(&self, dir: &Path) -> Result<Counting> {
+        match self {
+            StatementCounter::Unavailable { .. } => Ok(Counting::Nothing),
+            StatementCounter::SqliteUprobes { group } => {
+                let output = dir.join(format!("perf-stat-{}.csv", random_suffix()));
+                let child = Command::new("perf")
+                    .args(["stat", "-a", "-x,", "-o"])
+                    .arg(&output)
+                    .args([
+                        "-e",
+                        &format!("{group}:reset"),
+                        "-e",
+                        &format!("{group}:exec"),
+                    ])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .context("running perf stat")?;
+                std::thread::sleep(PERF_ATTACH);
+                Ok(Counting::Perf { child, output })
+            }
+            _ => Ok(Counting::Database(self.read_database()?)),
+        }
+    }
+
+    /// The number of statements since `start`; call it after the servers have stopped, so
+    /// that what they flush on shutdown (usage log, returned leases) is included.
+    pub fn finish(&self, counting: Counting) -> Result<Option<u64>> {
+        match counting {
+            Counting::Nothing => Ok(None),
+            Counting::Database(before) => {
+                self.wait_disconnected()?;
+                Ok(Some(self.read_database()?.saturating_sub(before)))
+            }
+            Counting::Perf { mut child, output } => {
+                // perf stat prints its counts when interrupted.
+                let _ = Command::new("kill")
+                    .args(["-INT", &child.id().to_string()])
+                    .status();
+                child.wait()?;
+                let text = std::fs::read_to_string(&output)
+                    .with_context(|| format!("reading {}", output.display()))?;
+                let mut total = 0;
+                let mut seen = 0;
+                for line in text
+                    .lines()
+                    .filter(|l| !l.starts_with('#') && !l.is_empty())
+                {
+                    let count = line.split(',').next().unwrap_or_default();
+                    total += count
+                        .parse::<u64>()
+                        .with_context(|| format!("perf stat printed {line:?}"))?;
+                    seen += 1;
+                }
+                if seen != 2 {
+                    bail!("perf stat printed {seen} counts, not 2: {text}");
+                }
+                Ok(Some(total))
+            }
+        }
+    }
+
+    /// The current count of a database-side counter.
+    fn read_database(&self) -> Result<u64> {
         let text = match self {
-            StatementCounter::Unavailable => return Ok(None),
             // The reading's own query is excluded; the server never mentions the view.
             StatementCounter::PgStatStatements { url } => psql(
                 url,
@@ -221,15 +336,16 @@ impl StatementCounter {
                      WHERE datname = '{name}'"
                 ),
             )?,
+            _ => bail!("internal: not a database counter"),
         };
-        Ok(Some(text.trim().parse().with_context(|| {
-            format!("unexpected statement count {text:?}")
-        })?))
+        text.trim()
+            .parse()
+            .with_context(|| format!("unexpected statement count {text:?}"))
     }
 
     /// Waits until no session is connected to the bench database any more, so that every
     /// server connection has exited and flushed its statistics (after the server stopped).
-    pub fn wait_disconnected(&self) -> Result<()> {
+    fn wait_disconnected(&self) -> Result<()> {
         let StatementCounter::XactCommit {
             admin_url, name, ..
         } = self
@@ -251,6 +367,66 @@ impl StatementCounter {
             std::thread::sleep(Duration::from_millis(100));
         }
         bail!("connections to {name} did not close within 10 s of the server stopping")
+    }
+}
+
+/// Uprobes on a server binary's SQLite entry points, for counting statements on SQLite:
+/// `Ok(group)` when they are set (removed on drop), `Err(why)` when they could not be.
+/// Setting them needs root, `perf` and tracefs; a probe costs a trap (~µs) only when hit
+/// and while `perf stat` has it enabled, so steady-state measurements are unaffected.
+pub struct SqliteProbes(std::result::Result<String, String>);
+
+impl SqliteProbes {
+    /// No probes (no SQLite run).
+    pub fn not_needed() -> SqliteProbes {
+        SqliteProbes(Err("no SQLite run".into()))
+    }
+
+    /// Sets `<group>:reset` and `<group>:exec` on `bin` (a private copy of the server,
+    /// so only the benchmark's own processes hit them).
+    pub fn set(bin: &Path) -> SqliteProbes {
+        let group = format!("twinbench{}", random_suffix());
+        let add = |event: &str, function: &str| -> std::result::Result<(), String> {
+            let out = Command::new("perf")
+                .args(["probe", "-q", "-x"])
+                .arg(bin)
+                .arg("-a")
+                .arg(format!("{group}:{event}={function}"))
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("perf is not available: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`perf probe -x <server> {function}` failed (needs root, perf and a \
+                     mounted tracefs: mount -t tracefs nodev /sys/kernel/tracing): {}",
+                    first_line(String::from_utf8_lossy(&out.stderr).trim())
+                ))
+            }
+        };
+        let result = add("reset", "sqlite3_reset").and_then(|()| add("exec", "sqlite3_exec"));
+        let probes = SqliteProbes(Ok(group));
+        match result {
+            Ok(()) => probes,
+            Err(why) => {
+                drop(probes);
+                SqliteProbes(Err(why))
+            }
+        }
+    }
+}
+
+impl Drop for SqliteProbes {
+    fn drop(&mut self) {
+        if let Ok(group) = &self.0 {
+            let _ = Command::new("perf")
+                .args(["probe", "-q", "-d", &format!("{group}:*")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -315,23 +491,25 @@ pub fn random_suffix() -> String {
 pub struct GeneratedKey {
     /// The full key (`atk_live_<id>_<secret><checksum>`).
     pub plaintext: String,
-    id: String,
+    /// The public id (the `api_keys` primary key).
+    pub id: String,
     prefix: String,
     algorithm: &'static str,
     digest_hex: String,
 }
 
 /// Generates `n` live keys in the server's default format, hashed as the server hashes
-/// them when no pepper is configured (SHA-256 of the full key string).
-pub fn generate_keys(n: usize, avoid_id: &str) -> Result<Vec<GeneratedKey>> {
+/// them when no pepper is configured (SHA-256 of the full key string). Ids already in
+/// `seen` (the keys already stored) are skipped, and the new ones are added to it.
+pub fn generate_keys(n: usize, seen: &mut HashSet<String>) -> Result<Vec<GeneratedKey>> {
     let format = KeyFormat::twin();
     let hasher = KeyHasher::sha256();
-    let mut seen = std::collections::HashSet::from([avoid_id.to_owned()]);
     let mut keys = Vec::with_capacity(n);
     while keys.len() < n {
         let plain = format.generate("live")?;
         let id = plain.id().context("the key format has no id")?.to_owned();
-        // Ids are random; a repeat (rare) would violate the primary key.
+        // Ids are 32 random bits: among a million keys about a hundred repeat, and a
+        // repeat would violate the primary key.
         if !seen.insert(id.clone()) {
             continue;
         }
@@ -351,58 +529,198 @@ pub fn generate_keys(n: usize, avoid_id: &str) -> Result<Vec<GeneratedKey>> {
 /// the refusal path, not the hot path).
 pub const UNLIMITED: i64 = 1_000_000_000;
 
-/// SQL that lifts the demo key's limits and inserts `keys` with their counter rows, in one
-/// transaction (one fsync on SQLite, seconds instead of minutes).
-pub fn provisioning_sql(
+/// The settings of a group of inserted keys.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyLimits {
+    /// `monthly_quota`.
+    pub monthly_quota: i64,
+    /// `rate_limit_rpm`.
+    pub rate_limit_rpm: i64,
+}
+
+impl KeyLimits {
+    /// Limits no run reaches.
+    pub const UNLIMITED: KeyLimits = KeyLimits {
+        monthly_quota: UNLIMITED,
+        rate_limit_rpm: UNLIMITED,
+    };
+}
+
+/// Rows per multi-row `INSERT` on SQLite (the statement is compiled once per batch).
+const SQLITE_BATCH: usize = 500;
+
+/// Streams SQL into one `sqlite3` or `psql` process, all in one transaction: keys are
+/// written as they are generated, so a million keys never sit in memory as SQL text.
+/// PostgreSQL gets `COPY … FROM STDIN` (its bulk path); SQLite gets multi-row `INSERT`s
+/// in one transaction (one fsync) with a page cache big enough for the indexes.
+pub struct KeyLoader {
+    child: Option<Child>,
+    stdin: Option<BufWriter<ChildStdin>>,
     backend: Backend,
-    owner_id: &str,
-    demo_key_id: &str,
-    keys: &[GeneratedKey],
-) -> String {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    let mut sql = String::from("BEGIN;\n");
-    let _ = writeln!(
-        sql,
-        "UPDATE api_keys SET monthly_quota = {UNLIMITED}, rate_limit_rpm = {UNLIMITED} \
-         WHERE id = '{demo_key_id}';"
-    );
-    for chunk in keys.chunks(500) {
-        sql.push_str(
-            "INSERT INTO api_keys (id, owner_id, env, name, prefix, hash_algorithm, \
-             pepper_version, key_hash, scopes, is_active, created_at, updated_at, \
-             monthly_quota, rate_limit_rpm, spend_period, created_by) VALUES\n",
-        );
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|k| {
-                let hash = match backend {
-                    Backend::Sqlite => format!("x'{}'", k.digest_hex),
-                    Backend::Postgres => format!("'\\x{}'::bytea", k.digest_hex),
-                };
-                format!(
-                    "('{id}', '{owner_id}', 'live', 'bench', '{prefix}', '{alg}', NULL, {hash}, \
-                     'twin:read', TRUE, {now_ms}, {now_ms}, {UNLIMITED}, {UNLIMITED}, 'month', \
-                     'xtask:bench')",
-                    id = k.id,
-                    prefix = k.prefix,
-                    alg = k.algorithm,
-                )
-            })
-            .collect();
-        sql.push_str(&rows.join(",\n"));
-        sql.push_str(";\n");
-        // The counter columns all have defaults; naming only the key keeps this valid if
-        // counters are added.
-        sql.push_str("INSERT INTO key_counters (key_id) VALUES ");
-        let ids: Vec<String> = chunk.iter().map(|k| format!("('{}')", k.id)).collect();
-        sql.push_str(&ids.join(", "));
-        sql.push_str(";\n");
+    owner_id: String,
+    now_ms: u128,
+    /// Keys written so far.
+    pub inserted: usize,
+}
+
+impl KeyLoader {
+    /// Starts the client and opens the transaction.
+    pub fn begin(database: &BenchDb, owner_id: &str) -> Result<KeyLoader> {
+        let mut cmd = match database {
+            BenchDb::Sqlite { path } => {
+                let mut cmd = Command::new("sqlite3");
+                cmd.arg("-bail").arg(path);
+                cmd
+            }
+            BenchDb::Postgres { url, .. } => {
+                let mut cmd = Command::new("psql");
+                cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"]);
+                cmd
+            }
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context(
+                "running the database client (apt-get install -y sqlite3 postgresql-client)",
+            )?;
+        let stdin = BufWriter::with_capacity(1 << 20, child.stdin.take().context("no stdin")?);
+        let mut loader = KeyLoader {
+            child: Some(child),
+            stdin: Some(stdin),
+            backend: database.backend(),
+            owner_id: owner_id.to_owned(),
+            now_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+            inserted: 0,
+        };
+        if loader.backend == Backend::Sqlite {
+            // 1 GiB of page cache (only what is used is allocated): the primary-key index
+            // of a million random ids then never spills to disk mid-transaction.
+            loader.sql("PRAGMA cache_size = -1048576;")?;
+        }
+        loader.sql("BEGIN;")?;
+        Ok(loader)
     }
-    sql.push_str("COMMIT;\n");
-    sql
+
+    /// Writes one SQL statement (with its `;`).
+    pub fn sql(&mut self, statement: &str) -> Result<()> {
+        let w = self.stdin.as_mut().context("the loader is finished")?;
+        writeln!(w, "{statement}").map_err(|e| anyhow::anyhow!("writing to the client: {e}"))
+    }
+
+    /// Inserts `keys` (owned by the loader's owner, scope `twin:read`) with their
+    /// `key_counters` rows.
+    pub fn keys(&mut self, keys: &[GeneratedKey], limits: KeyLimits) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let (owner, now) = (self.owner_id.clone(), self.now_ms);
+        let (quota, rpm) = (limits.monthly_quota, limits.rate_limit_rpm);
+        let mut text = String::with_capacity(keys.len() * 260);
+        match self.backend {
+            Backend::Postgres => {
+                text.push_str(
+                    "COPY api_keys (id, owner_id, env, name, prefix, hash_algorithm, key_hash, \
+                     scopes, is_active, created_at, updated_at, monthly_quota, rate_limit_rpm, \
+                     spend_period, created_by) FROM STDIN;\n",
+                );
+                for k in keys {
+                    // COPY's text format: tab-separated, and `\\x…` is the bytea `\x…`.
+                    let _ = writeln!(
+                        text,
+                        "{}\t{owner}\tlive\tbench\t{}\t{}\t\\\\x{}\ttwin:read\tt\t{now}\t{now}\t\
+                         {quota}\t{rpm}\tmonth\txtask:bench",
+                        k.id, k.prefix, k.algorithm, k.digest_hex
+                    );
+                }
+                // The counter columns all have defaults; naming only the key keeps this
+                // valid if counters are added.
+                text.push_str("\\.\nCOPY key_counters (key_id) FROM STDIN;\n");
+                for k in keys {
+                    text.push_str(&k.id);
+                    text.push('\n');
+                }
+                text.push_str("\\.\n");
+            }
+            Backend::Sqlite => {
+                for chunk in keys.chunks(SQLITE_BATCH) {
+                    text.push_str(
+                        "INSERT INTO api_keys (id, owner_id, env, name, prefix, \
+                         hash_algorithm, pepper_version, key_hash, scopes, is_active, \
+                         created_at, updated_at, monthly_quota, rate_limit_rpm, spend_period, \
+                         created_by) VALUES\n",
+                    );
+                    for (i, k) in chunk.iter().enumerate() {
+                        let _ = write!(
+                            text,
+                            "{}('{}', '{owner}', 'live', 'bench', '{}', '{}', NULL, x'{}', \
+                             'twin:read', TRUE, {now}, {now}, {quota}, {rpm}, 'month', \
+                             'xtask:bench')",
+                            if i == 0 { "" } else { ",\n" },
+                            k.id,
+                            k.prefix,
+                            k.algorithm,
+                            k.digest_hex
+                        );
+                    }
+                    text.push_str(";\nINSERT INTO key_counters (key_id) VALUES ");
+                    for (i, k) in chunk.iter().enumerate() {
+                        let _ = write!(text, "{}('{}')", if i == 0 { "" } else { ", " }, k.id);
+                    }
+                    text.push_str(";\n");
+                }
+            }
+        }
+        let w = self.stdin.as_mut().context("the loader is finished")?;
+        w.write_all(text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("writing to the client: {e}"))?;
+        self.inserted += keys.len();
+        Ok(())
+    }
+
+    /// Commits, waits for the client, and on PostgreSQL vacuums and analyzes the two tables
+    /// (a bulk load would otherwise wake autovacuum in the middle of a measurement).
+    pub fn finish(mut self) -> Result<()> {
+        let result = self.sql("COMMIT;").and_then(|()| {
+            if self.backend == Backend::Postgres {
+                self.sql("VACUUM (ANALYZE) api_keys, key_counters;")?;
+            }
+            let mut w = self.stdin.take().context("the loader is finished")?;
+            w.flush()
+                .map_err(|e| anyhow::anyhow!("writing to the client: {e}"))
+        });
+        self.stdin = None;
+        let out = self
+            .child
+            .take()
+            .context("the loader is finished")?
+            .wait_with_output()?;
+        if !out.status.success() || result.is_err() {
+            bail!(
+                "loading keys failed ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                result.err().map(|e| format!(" ({e})")).unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for KeyLoader {
+    fn drop(&mut self) {
+        // An unfinished load (an error above) must not leave a client waiting on stdin.
+        self.stdin = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -427,16 +745,16 @@ mod tests {
 
     #[test]
     fn generated_keys_are_distinct_and_hashed_like_the_server() {
-        let keys = generate_keys(50, "x").unwrap();
-        let ids: std::collections::HashSet<_> = keys.iter().map(|k| &k.id).collect();
+        let mut seen = HashSet::from(["x".to_owned()]);
+        let keys = generate_keys(50, &mut seen).unwrap();
+        let ids: HashSet<_> = keys.iter().map(|k| &k.id).collect();
         assert_eq!(ids.len(), 50);
+        assert_eq!(seen.len(), 51);
         let k = &keys[0];
         assert_eq!(
             k.digest_hex,
             KeyHasher::sha256().hash(&k.plaintext).to_hex()
         );
         assert_eq!(k.algorithm, "sha256");
-        let sql = provisioning_sql(Backend::Postgres, "demo", "d", &keys);
-        assert!(sql.contains(&format!("'\\x{}'::bytea", k.digest_hex)));
     }
 }

@@ -10,22 +10,32 @@
 //! A fresh server per scenario keeps the scenarios independent (no cache or counter state
 //! carried over) and gives each its own CPU and memory reading.
 //!
+//! Besides the single-server scenarios (`baseline`, `hot`, `many`, `mix`, `p99at70`):
+//! `million` (its own database, 1,000 → 10,001 → 1,000,000 stored keys; see `million.rs`),
+//! `replicas` and `revocation` (two servers on one PostgreSQL; see `replicas.rs`) and `soak`
+//! (`hot` for ten minutes, sampling RSS; not in the default set).
+//!
 //! Traffic only ever goes to 127.0.0.1: the server binds there and wrk targets it.
 
 mod db;
+mod million;
+mod replicas;
 mod report;
 mod server;
 mod wrk;
 
+use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use self::db::{Backend, BenchDb, StatementCounter};
+use self::db::{
+    Backend, BenchDb, GeneratedKey, KeyLimits, KeyLoader, SqliteProbes, StatementCounter,
+};
 use self::report::Row;
-use self::server::ServerEnv;
+use self::server::{Server, ServerEnv};
 use self::wrk::{Load, Wrk};
 
 const USAGE: &str = "\
@@ -36,15 +46,22 @@ Builds twin-server in release, runs it on a fresh database and measures it with 
 options:
   --duration SECS       measured seconds per scenario (default 10)
   --warmup SECS         unmeasured warm-up per scenario (default 2; 0 to skip)
-  --connections N       open connections (default 64)
+  --connections N       open connections (default 64; split between the replicas)
   --threads N           wrk threads (default: min(CPUs, connections))
-  --scenarios a,b,...   baseline,hot,many,mix,p99at70 (default: all; baseline always runs,
-                        p99at70 also runs hot)
+  --scenarios a,b,...   baseline,hot,many,mix,p99at70,million,replicas,revocation,soak
+                        (default: all but soak; baseline always runs, p99at70 also runs
+                        hot; replicas and revocation run on PostgreSQL only)
   --backend B           sqlite | postgres | both (default both)
   --pg-url URL          an existing PostgreSQL database used to create and drop the bench
-                        database (default $TWIN_BENCH_PG_URL or
+                        databases (default $TWIN_BENCH_PG_URL or
                         postgres://postgres@127.0.0.1:5432/test)
-  --keys N              distinct keys for the `many` scenario (default 10000)";
+  --keys N              distinct keys for the `many` scenarios (default 10000)
+  --million N           keys stored for the `million` scenario (default 1000000)
+  --quota Q             the replicas' shared key's monthly quota (default 20000)
+  --revocations N       revocations timed by `revocation`, half of them under load
+                        (default 100)
+  --soak-duration SECS  the soak's length (default: --duration if given, else 600)
+  --workers N           TWIN_WORKERS for the server (default: the server's own default)";
 
 /// The preset request every metered scenario is built around (SPEC §12).
 const PRESET_PATH: &str = "/v1/public/twin/preset/estandar?format=json";
@@ -63,8 +80,11 @@ const P99_LOAD_SHARE: f64 = 0.7;
 /// SPEC §12: p99 at 70 % load may exceed S's p99 at the same rate by at most this.
 const P99_ALLOWANCE_US: u64 = 1_000;
 
-/// PostgreSQL 15+ flushes an idle backend's pending statistics after 10 s.
-const PG_IDLE_STATS_FLUSH: Duration = Duration::from_secs(11);
+/// How often the soak samples the server's RSS.
+const SOAK_SAMPLE_EVERY: Duration = Duration::from_secs(10);
+
+/// SPEC §12: RSS flat within ±10 % over the soak.
+const SOAK_RSS_BAND: f64 = 0.10;
 
 /// Entry point for `cargo xtask bench …`.
 pub fn run(args: &[&str]) -> Result<()> {
@@ -93,15 +113,27 @@ enum Scenario {
     Mix,
     /// p99 latency of `hot` and of S at 70 % of hot's throughput.
     P99At70,
+    /// `hot` and `many` with a million stored keys against 1,000 (and 10,000).
+    Million,
+    /// Two servers on one PostgreSQL: combined throughput, and the exact quota boundary.
+    Replicas,
+    /// Two servers: how long a revocation on one takes to reach the other.
+    Revocation,
+    /// `hot` for a long time, sampling the server's RSS.
+    Soak,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 9] = [
         Scenario::Baseline,
         Scenario::Hot,
         Scenario::Many,
         Scenario::Mix,
         Scenario::P99At70,
+        Scenario::Million,
+        Scenario::Replicas,
+        Scenario::Revocation,
+        Scenario::Soak,
     ];
 
     fn name(self) -> &'static str {
@@ -111,7 +143,22 @@ impl Scenario {
             Scenario::Many => "many",
             Scenario::Mix => "mix",
             Scenario::P99At70 => "p99at70",
+            Scenario::Million => "million",
+            Scenario::Replicas => "replicas",
+            Scenario::Revocation => "revocation",
+            Scenario::Soak => "soak",
         }
+    }
+
+    /// Whether a plain `cargo xtask bench http` runs it (the soak takes 10 minutes).
+    fn by_default(self) -> bool {
+        self != Scenario::Soak
+    }
+
+    /// Whether it needs several servers on one database (PostgreSQL only: SQLite is for
+    /// one node).
+    fn needs_postgres(self) -> bool {
+        matches!(self, Scenario::Replicas | Scenario::Revocation)
     }
 
     fn parse(name: &str) -> Result<Scenario> {
@@ -143,19 +190,32 @@ struct Options {
     backends: Vec<Backend>,
     pg_url: String,
     keys: usize,
+    million: usize,
+    quota: i64,
+    revocations: usize,
+    soak_duration: Duration,
+    workers: Option<u32>,
 }
 
 impl Options {
     fn parse(args: &[&str]) -> Result<Options> {
-        let mut duration = 10;
+        let mut duration = None;
         let mut warmup = 2;
         let mut connections = 64;
         let mut threads = None;
-        let mut scenarios = Scenario::ALL.to_vec();
+        let mut scenarios: Vec<Scenario> = Scenario::ALL
+            .into_iter()
+            .filter(|s| s.by_default())
+            .collect();
         let mut backends = vec![Backend::Sqlite, Backend::Postgres];
         let mut pg_url = std::env::var("TWIN_BENCH_PG_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let mut keys = 10_000;
+        let mut million = 1_000_000;
+        let mut quota = 20_000;
+        let mut revocations = 100;
+        let mut soak_duration = None;
+        let mut workers = None;
         let mut it = args.iter();
         while let Some(&flag) = it.next() {
             let mut value = || {
@@ -164,11 +224,18 @@ impl Options {
                     .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
             };
             match flag {
-                "--duration" => duration = value()?.parse().context("--duration")?,
+                "--duration" => duration = Some(value()?.parse().context("--duration")?),
                 "--warmup" => warmup = value()?.parse().context("--warmup")?,
                 "--connections" => connections = value()?.parse().context("--connections")?,
                 "--threads" => threads = Some(value()?.parse().context("--threads")?),
                 "--keys" => keys = value()?.parse().context("--keys")?,
+                "--million" => million = value()?.parse().context("--million")?,
+                "--quota" => quota = value()?.parse().context("--quota")?,
+                "--revocations" => revocations = value()?.parse().context("--revocations")?,
+                "--soak-duration" => {
+                    soak_duration = Some(value()?.parse().context("--soak-duration")?);
+                }
+                "--workers" => workers = Some(value()?.parse().context("--workers")?),
                 "--pg-url" => pg_url = value()?.to_owned(),
                 "--scenarios" => {
                     scenarios = value()?
@@ -198,8 +265,20 @@ impl Options {
         }
         scenarios.sort();
         scenarios.dedup();
-        if duration == 0 || connections == 0 || keys == 0 {
-            bail!("--duration, --connections and --keys must be positive");
+        let duration: u64 = duration.unwrap_or(10);
+        // A soak asked for with --duration takes that long; otherwise it is SPEC §12's
+        // ten minutes.
+        let soak_duration: u64 = soak_duration
+            .or(args.contains(&"--duration").then_some(duration))
+            .unwrap_or(600);
+        if duration == 0 || soak_duration == 0 || connections < 2 || keys == 0 {
+            bail!("--duration and --keys must be positive and --connections at least 2");
+        }
+        if quota < 1 || revocations < 2 || workers == Some(0) {
+            bail!("--quota and --workers must be positive, --revocations at least 2");
+        }
+        if scenarios.contains(&Scenario::Million) && million < keys + 2 {
+            bail!("--million must exceed --keys");
         }
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         let threads = threads.unwrap_or(cpus).clamp(1, connections);
@@ -212,6 +291,11 @@ impl Options {
             backends,
             pg_url,
             keys,
+            million,
+            quota,
+            revocations,
+            soak_duration: Duration::from_secs(soak_duration),
+            workers,
         })
     }
 }
@@ -233,24 +317,53 @@ impl Drop for TempDir {
     }
 }
 
+/// What every backend run shares: the load generator, the server binary, the probes.
+struct Bench<'a> {
+    options: &'a Options,
+    wrk: &'a Wrk,
+    /// The private copy of the release server.
+    bin: &'a Path,
+    probes: &'a SqliteProbes,
+    ticks_per_sec: u64,
+}
+
 fn http(options: &Options) -> Result<()> {
     let wrk = Wrk::locate()?;
     let root = crate::workspace_root();
-    let bin = server::build_release(&root)?;
+    let built = server::build_release(&root)?;
+    let run_dir = TempDir::new()?;
+    let bin = server::private_copy(&built, &run_dir.0)?;
     let revision = git_revision(&root);
-    let ticks_per_sec = server::clock_ticks_per_sec();
+    let probes = if options.backends.contains(&Backend::Sqlite) {
+        SqliteProbes::set(&bin)
+    } else {
+        SqliteProbes::not_needed()
+    };
+    let bench = Bench {
+        options,
+        wrk: &wrk,
+        bin: &bin,
+        probes: &probes,
+        ticks_per_sec: server::clock_ticks_per_sec(),
+    };
     // The load generator shares the machine with the server, and so may other work: the
     // load average tells a reader of the figures how quiet the machine was.
     let load_before = load_average();
     println!(
         "bench http: {} s per scenario after {} s warm-up, {} connections, {} wrk threads, \
-         {}; server CPU as % of one core ({} CPUs here)",
+         {}; server CPU as % of one core ({} CPUs here); scenarios: {}",
         options.duration.as_secs(),
         options.warmup.as_secs(),
         options.connections,
         options.threads,
         wrk.version,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
+        options
+            .scenarios
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(","),
     );
     let mut rows = Vec::new();
     let mut notes = Vec::new();
@@ -267,11 +380,9 @@ fn http(options: &Options) -> Result<()> {
     }
     for &backend in &options.backends {
         let dir = TempDir::new()?;
-        let database = match backend {
-            Backend::Sqlite => BenchDb::sqlite(&dir.0),
-            Backend::Postgres => BenchDb::postgres(&options.pg_url)?,
-        };
-        let run = BackendRun::prepare(options, &wrk, &bin, &dir.0, &database, ticks_per_sec)?;
+        let database = BenchDb::create(backend, &dir.0, &options.pg_url)?;
+        let run =
+            BackendRun::prepare(&bench, &dir.0, &database, Provision::main(options, backend))?;
         println!(
             "\n== {}: statements counted by {}",
             backend.as_str(),
@@ -282,9 +393,9 @@ fn http(options: &Options) -> Result<()> {
             backend.as_str(),
             run.counter.method()
         ));
-        let (backend_rows, verdict) = run.all_scenarios()?;
+        let (backend_rows, backend_notes) = run.all_scenarios()?;
         rows.extend(backend_rows);
-        notes.extend(verdict);
+        notes.extend(backend_notes);
         // The database is dropped and the directory removed here, even after an error above.
     }
 
@@ -294,7 +405,7 @@ fn http(options: &Options) -> Result<()> {
         println!("- {note}");
     }
     println!(
-        "- Method: one `twin-server serve` (release, TWIN_LOG=warn, default workers) per \
+        "- Method: one `twin-server serve` (release, TWIN_LOG=warn, {workers}) per \
          scenario on a fresh database, {} s warm-up then {} s of wrk with {} connections and \
          {} threads on the same machine; × S is req/s divided by the baseline `GET /livez` of \
          the same run; CPU is the server process's utime+stime over the run; RSS is VmRSS at \
@@ -305,6 +416,10 @@ fn http(options: &Options) -> Result<()> {
         options.connections,
         options.threads,
         wrk.version,
+        workers = match options.workers {
+            Some(n) => format!("TWIN_WORKERS={n}"),
+            None => "default workers".into(),
+        },
     );
     let failed: Vec<String> = rows
         .iter()
@@ -332,15 +447,22 @@ enum Traffic {
     ManyKeys,
     /// The `MIX` endpoints with the demo key.
     Mix,
+    /// The preset with the replicas' quota-limited key, counting responses by status.
+    Quota,
 }
 
 impl Traffic {
-    fn script(&self) -> &'static str {
+    fn script(&self) -> String {
         match self {
-            Traffic::Livez => "",
-            Traffic::HotKey => include_str!("../../bench/hot.lua"),
-            Traffic::ManyKeys => include_str!("../../bench/many.lua"),
-            Traffic::Mix => include_str!("../../bench/mix.lua"),
+            Traffic::Livez => String::new(),
+            Traffic::HotKey => include_str!("../../bench/hot.lua").to_owned(),
+            Traffic::ManyKeys => include_str!("../../bench/many.lua").to_owned(),
+            Traffic::Mix => include_str!("../../bench/mix.lua").to_owned(),
+            Traffic::Quota => format!(
+                "{}\n{}",
+                include_str!("../../bench/hot.lua"),
+                include_str!("../../bench/status.lua")
+            ),
         }
     }
 
@@ -352,154 +474,386 @@ impl Traffic {
     }
 }
 
+/// Which keys a bench database gets besides the demo key.
+struct Provision {
+    /// Generated keys for the `many` scenario.
+    many_keys: usize,
+    /// The replicas' key with a monthly quota of exactly this.
+    quota_key: Option<i64>,
+    /// Keys to revoke, and a management key (`keys:write`) created with the CLI.
+    revocation_keys: usize,
+}
+
+impl Provision {
+    /// What the selected scenarios need on the main database of `backend`.
+    fn main(options: &Options, backend: Backend) -> Provision {
+        let has = |s| {
+            options.scenarios.contains(&s) && !(s.needs_postgres() && backend == Backend::Sqlite)
+        };
+        Provision {
+            many_keys: if has(Scenario::Many) { options.keys } else { 0 },
+            quota_key: has(Scenario::Replicas).then_some(options.quota),
+            revocation_keys: if has(Scenario::Revocation) {
+                options.revocations
+            } else {
+                0
+            },
+        }
+    }
+
+    /// Only the demo key (the million scenario adds its keys itself).
+    fn none() -> Provision {
+        Provision {
+            many_keys: 0,
+            quota_key: None,
+            revocation_keys: 0,
+        }
+    }
+}
+
+/// A key created through the CLI: its id and plaintext.
+struct CliKey {
+    id: String,
+    key: String,
+}
+
 /// Everything prepared for one backend: a provisioned database and the keys.
 struct BackendRun<'a> {
+    bench: &'a Bench<'a>,
     options: &'a Options,
     wrk: &'a Wrk,
     env: ServerEnv,
     dir: &'a Path,
+    database: &'a BenchDb,
     backend: Backend,
     counter: StatementCounter,
+    owner_id: String,
     demo_key: String,
     /// Two of the generated keys, for the pre-flight check.
     sample_keys: Vec<String>,
     keys_file: PathBuf,
-    ticks_per_sec: u64,
+    /// The ids of every key stored, so that more generated keys never repeat one.
+    stored_ids: HashSet<String>,
+    /// The replicas' key and its quota.
+    quota_key: Option<(GeneratedKey, i64)>,
+    /// A key with `keys:write`, for revoking through the owner API.
+    mgmt_key: Option<CliKey>,
+    /// Keys the revocation scenario revokes.
+    revocation_keys: Vec<GeneratedKey>,
     seed: u64,
 }
 
 impl<'a> BackendRun<'a> {
     fn prepare(
-        options: &'a Options,
-        wrk: &'a Wrk,
-        bin: &Path,
+        bench: &'a Bench<'a>,
         dir: &'a Path,
-        database: &BenchDb,
-        ticks_per_sec: u64,
+        database: &'a BenchDb,
+        provision: Provision,
     ) -> Result<BackendRun<'a>> {
         let backend = database.backend();
         eprintln!("[{}] provisioning {}", backend.as_str(), database.url());
         let env = ServerEnv {
-            bin: bin.to_owned(),
+            bin: bench.bin.to_owned(),
             database_url: database.url(),
             addr: loopback(server::free_port()?),
+            workers: bench.options.workers,
         };
         env.run_cli(&["migrate"])?;
         let demo: serde_json::Value =
             serde_json::from_str(env.run_cli(&["demo", "--json"])?.trim())
                 .context("parsing `twin-server demo --json`")?;
-        let field = |name: &str| -> Result<String> {
-            demo[name]
+        let field = |value: &serde_json::Value, name: &str| -> Result<String> {
+            value[name]
                 .as_str()
                 .map(str::to_owned)
-                .with_context(|| format!("`demo --json` printed no {name}: {demo}"))
+                .with_context(|| format!("the CLI printed no {name}: {value}"))
         };
-        let (owner_id, demo_key, demo_key_id) = (field("ownerId")?, field("key")?, field("keyId")?);
+        let (owner_id, demo_key, demo_key_id) = (
+            field(&demo, "ownerId")?,
+            field(&demo, "key")?,
+            field(&demo, "keyId")?,
+        );
+        // The management key goes through the CLI like an operator's would, before the
+        // bulk keys push the owner past the plan's limit of active keys.
+        let mgmt_key = if provision.revocation_keys > 0 {
+            let created: serde_json::Value = serde_json::from_str(
+                env.run_cli(&[
+                    "key",
+                    "create",
+                    &owner_id,
+                    "--name",
+                    "mgmt",
+                    "--scopes",
+                    "keys:read,keys:write,twin:read",
+                    "--json",
+                ])?
+                .trim(),
+            )
+            .context("parsing `twin-server key create --json`")?;
+            Some(CliKey {
+                id: field(&created, "id")?,
+                key: field(&created, "key")?,
+            })
+        } else {
+            None
+        };
+        let mut stored_ids: HashSet<String> = [
+            Some(demo_key_id.clone()),
+            mgmt_key.as_ref().map(|k| k.id.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
 
         // Generating and inserting keys directly is seconds; 10,000 CLI calls would be
         // minutes, each opening the database and migrating.
-        let keys = if options.scenarios.contains(&Scenario::Many) {
-            let started = Instant::now();
-            let keys = db::generate_keys(options.keys, &demo_key_id)?;
+        let started = Instant::now();
+        let keys = db::generate_keys(provision.many_keys, &mut stored_ids)?;
+        let quota_key = match provision.quota_key {
+            Some(q) => Some((db::generate_keys(1, &mut stored_ids)?.remove(0), q)),
+            None => None,
+        };
+        let revocation_keys = db::generate_keys(provision.revocation_keys, &mut stored_ids)?;
+        let mut loader = KeyLoader::begin(database, &owner_id)?;
+        // The demo and management keys' limits are lifted so that no run hits 429.
+        let mut lifted = vec![format!("'{demo_key_id}'")];
+        lifted.extend(mgmt_key.as_ref().map(|k| format!("'{}'", k.id)));
+        loader.sql(&format!(
+            "UPDATE api_keys SET monthly_quota = {u}, rate_limit_rpm = {u} WHERE id IN ({});",
+            lifted.join(", "),
+            u = db::UNLIMITED,
+        ))?;
+        loader.keys(&keys, KeyLimits::UNLIMITED)?;
+        if let Some((key, quota)) = &quota_key {
+            loader.keys(
+                std::slice::from_ref(key),
+                KeyLimits {
+                    monthly_quota: *quota,
+                    rate_limit_rpm: db::UNLIMITED,
+                },
+            )?;
+        }
+        loader.keys(&revocation_keys, KeyLimits::UNLIMITED)?;
+        let inserted = loader.inserted;
+        loader.finish()?;
+        if inserted > 0 {
             eprintln!(
-                "[{}] generated {} keys in {:.1} s",
+                "[{}] generated and inserted {inserted} keys in {:.1} s",
                 backend.as_str(),
-                keys.len(),
                 started.elapsed().as_secs_f64()
             );
-            keys
-        } else {
-            Vec::new()
-        };
-        let sql_file = dir.join("provision.sql");
-        std::fs::write(
-            &sql_file,
-            db::provisioning_sql(backend, &owner_id, &demo_key_id, &keys),
-        )?;
-        database.execute_file(&sql_file)?;
+        }
         let keys_file = dir.join("keys.txt");
+        let mut run = BackendRun {
+            bench,
+            options: bench.options,
+            wrk: bench.wrk,
+            env,
+            dir,
+            database,
+            backend,
+            counter: database.statement_counter(bench.probes),
+            owner_id,
+            demo_key,
+            sample_keys: Vec::new(),
+            keys_file,
+            stored_ids,
+            quota_key,
+            mgmt_key,
+            revocation_keys,
+            seed: u64::from(std::process::id()),
+        };
+        run.use_many_keys(&keys)?;
+        Ok(run)
+    }
+
+    /// Makes `keys` the ones the `many` traffic sends.
+    fn use_many_keys(&mut self, keys: &[GeneratedKey]) -> Result<()> {
         let plaintexts: Vec<&str> = keys.iter().map(|k| k.plaintext.as_str()).collect();
-        std::fs::write(&keys_file, plaintexts.join("\n"))?;
-        let sample_keys = [plaintexts.first(), plaintexts.last()]
+        std::fs::write(&self.keys_file, plaintexts.join("\n"))?;
+        self.sample_keys = [plaintexts.first(), plaintexts.last()]
             .into_iter()
             .flatten()
             .map(|k| (*k).to_owned())
             .collect();
-
-        Ok(BackendRun {
-            options,
-            wrk,
-            env,
-            dir,
-            backend,
-            counter: database.statement_counter(),
-            demo_key,
-            sample_keys,
-            keys_file,
-            ticks_per_sec,
-            seed: u64::from(std::process::id()),
-        })
+        Ok(())
     }
 
-    /// Runs the selected scenarios in order; returns the rows and any p99 verdict.
+    /// Runs the selected scenarios in order; returns the rows and the verdict notes.
     fn all_scenarios(&self) -> Result<(Vec<Row>, Vec<String>)> {
         let mut rows: Vec<Row> = Vec::new();
         let mut notes = Vec::new();
         let mut baseline_rps = None;
         let mut hot_rps = None;
         for &scenario in &self.options.scenarios {
-            if scenario == Scenario::P99At70 {
-                let hot = hot_rps.context("p99at70 needs the hot scenario's throughput")?;
-                let rate = hot * P99_LOAD_SHARE;
-                let hot_row = self.measure("p99at70: hot", &Traffic::HotKey, Some(rate))?;
-                let s_row = self.measure("p99at70: S", &Traffic::Livez, Some(rate))?;
-                let (hot_p99, s_p99) = (hot_row.result.p99_us, s_row.result.p99_us);
-                let met = hot_p99 <= s_p99 + P99_ALLOWANCE_US;
-                let verdict = format!(
-                    "{}: at {:.0} req/s (70 % of hot), hot p99 {} vs S p99 {} at the same rate; \
-                     SPEC §12 target p99 ≤ S's + 1 ms: {}.",
-                    self.backend.as_str(),
-                    rate,
-                    report::ms(hot_p99),
-                    report::ms(s_p99),
-                    if met { "met" } else { "missed" }
+            if scenario.needs_postgres() && self.backend == Backend::Sqlite {
+                let note = format!(
+                    "sqlite: `{}` skipped: several servers need PostgreSQL (SQLite is for one \
+                     node).",
+                    scenario.name()
                 );
-                println!("{verdict}");
-                notes.push(verdict);
-                rows.push(hot_row);
-                rows.push(s_row);
+                println!("{note}");
+                notes.push(note);
                 continue;
             }
-            let traffic = match scenario {
-                Scenario::Baseline => Traffic::Livez,
-                Scenario::Hot => Traffic::HotKey,
-                Scenario::Many => Traffic::ManyKeys,
-                Scenario::Mix => Traffic::Mix,
-                Scenario::P99At70 => unreachable!("handled above"),
-            };
-            let mut row = self.measure(scenario.name(), &traffic, None)?;
-            let rps = row.result.requests_per_sec();
             match scenario {
-                Scenario::Baseline => baseline_rps = Some(rps),
-                Scenario::Hot => hot_rps = Some(rps),
-                _ => {}
+                Scenario::P99At70 => {
+                    let hot = hot_rps.context("p99at70 needs the hot scenario's throughput")?;
+                    let rate = hot * P99_LOAD_SHARE;
+                    let hot_row = self.measure("p99at70: hot", &Traffic::HotKey, Some(rate))?;
+                    let s_row = self.measure("p99at70: S", &Traffic::Livez, Some(rate))?;
+                    let (hot_p99, s_p99) = (hot_row.result.p99_us, s_row.result.p99_us);
+                    let met = hot_p99 <= s_p99 + P99_ALLOWANCE_US;
+                    let verdict = format!(
+                        "{}: at {:.0} req/s (70 % of hot), hot p99 {} vs S p99 {} at the same \
+                         rate; SPEC §12 target p99 ≤ S's + 1 ms: {}.",
+                        self.backend.as_str(),
+                        rate,
+                        report::ms(hot_p99),
+                        report::ms(s_p99),
+                        if met { "met" } else { "missed" }
+                    );
+                    println!("{verdict}");
+                    notes.push(verdict);
+                    rows.push(hot_row);
+                    rows.push(s_row);
+                }
+                Scenario::Million => {
+                    let (r, n) = million::run(self, baseline_rps)?;
+                    rows.extend(r);
+                    notes.extend(n);
+                }
+                Scenario::Replicas => {
+                    let (r, n) = replicas::replicas(self, baseline_rps)?;
+                    rows.extend(r);
+                    notes.extend(n);
+                }
+                Scenario::Revocation => notes.extend(replicas::revocation(self)?),
+                Scenario::Soak => {
+                    let (row, note) = self.soak(baseline_rps)?;
+                    rows.push(row);
+                    notes.push(note);
+                }
+                Scenario::Baseline | Scenario::Hot | Scenario::Many | Scenario::Mix => {
+                    let traffic = match scenario {
+                        Scenario::Baseline => Traffic::Livez,
+                        Scenario::Hot => Traffic::HotKey,
+                        Scenario::Many => Traffic::ManyKeys,
+                        _ => Traffic::Mix,
+                    };
+                    let mut row = self.measure(scenario.name(), &traffic, None)?;
+                    let rps = row.result.requests_per_sec();
+                    match scenario {
+                        Scenario::Baseline => baseline_rps = Some(rps),
+                        Scenario::Hot => hot_rps = Some(rps),
+                        _ => {}
+                    }
+                    row.ratio_to_s = baseline_rps.map(|s| rps / s);
+                    row.target_ratio = scenario.target_ratio(self.backend);
+                    row.print_line();
+                    rows.push(row);
+                }
             }
-            row.ratio_to_s = baseline_rps.map(|s| rps / s);
-            row.target_ratio = scenario.target_ratio(self.backend);
-            row.print_line();
-            rows.push(row);
         }
         Ok((rows, notes))
     }
 
+    /// `hot` for the soak's duration, sampling the server's RSS every 10 s.
+    fn soak(&self, baseline_rps: Option<f64>) -> Result<(Row, String)> {
+        let duration = self.options.soak_duration;
+        eprintln!(
+            "[{}] soak: hot for {} s, RSS every {} s",
+            self.backend.as_str(),
+            duration.as_secs(),
+            SOAK_SAMPLE_EVERY.as_secs()
+        );
+        let (mut row, samples) = self.measure_with(
+            &format!("soak: hot for {} s", duration.as_secs()),
+            &Traffic::HotKey,
+            None,
+            duration,
+            Some(SOAK_SAMPLE_EVERY),
+        )?;
+        let rss: Vec<u64> = samples.iter().map(|(_, kib)| *kib).collect();
+        let (min, max) = (
+            rss.iter().copied().min().unwrap_or(0),
+            rss.iter().copied().max().unwrap_or(0),
+        );
+        // ±x % around the middle of the range: within ±10 % when max ≤ 1.22 × min.
+        let mid = (max + min) as f64 / 2.0;
+        let band = if mid > 0.0 {
+            (max - min) as f64 / 2.0 / mid
+        } else {
+            0.0
+        };
+        let met = band <= SOAK_RSS_BAND;
+        row.ratio_to_s = baseline_rps.map(|s| row.result.requests_per_sec() / s);
+        row.target_note = Some(format!(
+            "RSS ±{:.1} % ({} … {}): {}",
+            band * 100.0,
+            report::mib(min),
+            report::mib(max),
+            if met { "met" } else { "missed" }
+        ));
+        row.print_line();
+        let trace: Vec<String> = samples
+            .iter()
+            .map(|(t, kib)| format!("{t:.0} s {}", report::mib(*kib)))
+            .collect();
+        let note = format!(
+            "{}: soak ({} s of hot, {:.0} req/s): server RSS sampled every {} s: min {}, max {}, \
+             spread ±{:.1} % around the middle (SPEC §12: flat within ±10 % over 10 minutes: \
+             {}{}). Samples: {}.",
+            self.backend.as_str(),
+            duration.as_secs(),
+            row.result.requests_per_sec(),
+            SOAK_SAMPLE_EVERY.as_secs(),
+            report::mib(min),
+            report::mib(max),
+            band * 100.0,
+            if met { "met" } else { "missed" },
+            if duration < Duration::from_secs(600) {
+                ", over this shorter run"
+            } else {
+                ""
+            },
+            trace.join(", ")
+        );
+        println!("{note}");
+        Ok((row, note))
+    }
+
     /// Starts a fresh server, checks the traffic answers 200, warms up, then measures.
     fn measure(&self, label: &str, traffic: &Traffic, rate: Option<f64>) -> Result<Row> {
+        let (row, _) = self.measure_with(label, traffic, rate, self.options.duration, None)?;
+        if rate.is_some() {
+            row.print_line();
+        }
+        Ok(row)
+    }
+
+    /// A server for this run's database on a fresh port.
+    fn start_server(&self, slug: &str) -> Result<(ServerEnv, Server)> {
         let env = ServerEnv {
             addr: loopback(server::free_port()?),
             ..self.env.clone()
         };
-        let slug = label.replace([':', ' '], "");
         let server = env.start(&self.dir.join(format!("server-{slug}.log")))?;
+        Ok((env, server))
+    }
+
+    /// [`Self::measure`] for `duration`, sampling the server's RSS every `sample_every`
+    /// (the samples are (seconds into the run, KiB)).
+    fn measure_with(
+        &self,
+        label: &str,
+        traffic: &Traffic,
+        rate: Option<f64>,
+        duration: Duration,
+        sample_every: Option<Duration>,
+    ) -> Result<(Row, Vec<(f64, u64)>)> {
+        let slug = slug(label);
+        let (env, server) = self.start_server(&slug)?;
         self.preflight(env.addr, traffic)?;
 
         let script = self.dir.join(format!("{slug}.lua"));
@@ -516,57 +870,75 @@ impl<'a> BackendRun<'a> {
         let wrk_log = self.dir.join(format!("wrk-{slug}.txt"));
         if !self.options.warmup.is_zero() {
             self.wrk.run(&load(self.options.warmup), &wrk_log)?;
-            if self.counter.lags() {
-                // Without this wait, warm-up statements still pending in the server's
-                // connections would be published during the measured run and counted in it.
-                eprintln!(
-                    "[{}] {label}: waiting {} s for PostgreSQL to publish the warm-up's \
-                     statistics",
-                    self.backend.as_str(),
-                    PG_IDLE_STATS_FLUSH.as_secs()
-                );
-                std::thread::sleep(PG_IDLE_STATS_FLUSH);
-            }
+            self.settle(label);
         }
 
-        let statements_before = self.counter.read()?;
+        let counting = self.counter.start(self.dir)?;
         let cpu_before = server.cpu_ticks()?;
         let started = Instant::now();
-        let result = self.wrk.run(&load(self.options.duration), &wrk_log)?;
+        let mut samples = Vec::new();
+        let result = match sample_every {
+            None => self.wrk.run(&load(duration), &wrk_log)?,
+            Some(every) => std::thread::scope(|scope| {
+                let measured = load(duration);
+                let wrk_log = &wrk_log;
+                let handle = scope.spawn(move || self.wrk.run(&measured, wrk_log));
+                let mut next = Duration::ZERO;
+                while !handle.is_finished() {
+                    if started.elapsed() >= next {
+                        if let Ok(kib) = server.rss_kib() {
+                            samples.push((started.elapsed().as_secs_f64(), kib));
+                        }
+                        next += every;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                handle
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the wrk thread panicked"))?
+            })?,
+        };
         let wall = started.elapsed().as_secs_f64();
         let cpu_after = server.cpu_ticks()?;
         let rss_kib = server.rss_kib()?;
+        // The last reading, unless the sampler has just taken one.
+        if sample_every.is_some() && samples.last().is_none_or(|(t, _)| wall - t > 1.0) {
+            samples.push((wall, rss_kib));
+        }
         server.stop()?;
         // Stopping the server closes its connections, and a closing PostgreSQL backend
         // publishes the statistics it still holds, so the count below is complete.
-        self.counter.wait_disconnected()?;
-        let statements_after = self.counter.read()?;
+        let statements = self.counter.finish(counting)?;
 
-        let cpu_secs = (cpu_after - cpu_before) as f64 / self.ticks_per_sec as f64;
-        let statements_per_request = match (statements_before, statements_after) {
-            (Some(before), Some(after)) if result.requests > 0 => {
-                Some(after.saturating_sub(before) as f64 / result.requests as f64)
-            }
-            _ => None,
-        };
-        let row = Row {
-            backend: self.backend,
-            label: match rate {
+        let cpu_secs = (cpu_after - cpu_before) as f64 / self.bench.ticks_per_sec as f64;
+        let mut row = Row::new(
+            self.backend,
+            match rate {
                 Some(rate) => format!("{label} @ {rate:.0}/s"),
                 None => label.to_owned(),
             },
             result,
-            ratio_to_s: None,
-            target_ratio: None,
-            paced_rate: rate,
-            cpu_pct: 100.0 * cpu_secs / wall,
-            rss_kib,
-            statements_per_request,
-        };
-        if rate.is_some() {
-            row.print_line();
+        );
+        row.statements_per_request = statements
+            .filter(|_| row.result.requests > 0)
+            .map(|n| n as f64 / row.result.requests as f64);
+        row.paced_rate = rate;
+        row.cpu_pct = 100.0 * cpu_secs / wall;
+        row.rss_kib = rss_kib;
+        Ok((row, samples))
+    }
+
+    /// After a warm-up: waits until the warm-up's statements can no longer be counted in
+    /// the measured run.
+    fn settle(&self, label: &str) {
+        if let Some(wait) = self.counter.settle() {
+            eprintln!(
+                "[{}] {label}: waiting {} s so the warm-up's statements are not counted",
+                self.backend.as_str(),
+                wait.as_secs()
+            );
+            std::thread::sleep(wait);
         }
-        Ok(row)
     }
 
     /// One request of each kind the scenario sends must answer 200, or the run would measure
@@ -584,6 +956,9 @@ impl<'a> BackendRun<'a> {
                 .iter()
                 .map(|(path, _)| (*path, Some(self.demo_key.as_str())))
                 .collect(),
+            // Each check would spend a unit of the quota: the replicas scenario checks and
+            // counts those itself.
+            Traffic::Quota => Vec::new(),
         };
         for (path, key) in checks {
             let headers: Vec<(&str, &str)> = key.map(|k| ("X-Twin-Key", k)).into_iter().collect();
@@ -599,22 +974,30 @@ impl<'a> BackendRun<'a> {
     /// The wrk script: generated settings, the traffic's script, the pacing scheduler when
     /// a rate is asked of plain wrk, and the reporter.
     fn compose_script(&self, traffic: &Traffic, rate: Option<f64>) -> String {
+        self.compose_script_for(traffic, rate, self.options.threads)
+    }
+
+    /// [`Self::compose_script`] for a wrk with `threads` threads.
+    fn compose_script_for(&self, traffic: &Traffic, rate: Option<f64>, threads: u32) -> String {
         let mix: Vec<String> = MIX
             .iter()
             .map(|(path, weight)| format!("{{ {path:?}, {weight} }}"))
             .collect();
-        let rate_per_thread = rate.map_or(0.0, |r| r / f64::from(self.options.threads));
+        let rate_per_thread = rate.map_or(0.0, |r| r / f64::from(threads));
+        let key = match (traffic, &self.quota_key) {
+            (Traffic::Quota, Some((key, _))) => key.plaintext.as_str(),
+            _ => self.demo_key.as_str(),
+        };
         let mut script = format!(
             "-- Generated by `cargo xtask bench http`.\n\
              BENCH = {{\n  key = {key:?},\n  keys_file = {keys:?},\n  path = {path:?},\n  \
              seed = {seed},\n  rate_per_thread = {rate_per_thread},\n  mix = {{ {mix} }},\n}}\n\n",
-            key = self.demo_key,
             keys = self.keys_file.display().to_string(),
             path = PRESET_PATH,
             seed = self.seed,
             mix = mix.join(", "),
         );
-        script.push_str(traffic.script());
+        script.push_str(&traffic.script());
         if rate.is_some() && !self.wrk.holds_rate() {
             script.push('\n');
             script.push_str(include_str!("../../bench/pace.lua"));
@@ -623,6 +1006,28 @@ impl<'a> BackendRun<'a> {
         script.push_str(include_str!("../../bench/report.lua"));
         script
     }
+}
+
+/// A label as a file-name fragment.
+fn slug(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// Nearest-rank percentile of sorted values (`p` in 0..=100).
+fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// The CPU time of several servers together, in clock ticks.
+fn cpu_ticks(servers: &[&Server]) -> Result<u64> {
+    servers.iter().map(|s| s.cpu_ticks()).sum()
 }
 
 /// The first three fields of /proc/loadavg.
@@ -647,4 +1052,32 @@ fn git_revision(root: &Path) -> String {
 
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50));
+        assert_eq!(percentile(&v, 99.0), Some(99));
+        assert_eq!(percentile(&v, 100.0), Some(100));
+        assert_eq!(percentile(&[7u32], 99.0), Some(7));
+        assert_eq!(percentile::<u32>(&[], 50.0), None);
+    }
+
+    #[test]
+    fn the_soak_is_not_a_default_scenario_and_takes_ten_minutes() {
+        let o = Options::parse(&[]).unwrap();
+        assert!(!o.scenarios.contains(&Scenario::Soak));
+        assert!(o.scenarios.contains(&Scenario::Million));
+        let o = Options::parse(&["--scenarios", "soak"]).unwrap();
+        assert_eq!(o.soak_duration, Duration::from_secs(600));
+        assert_eq!(o.duration, Duration::from_secs(10));
+        assert_eq!(o.scenarios, vec![Scenario::Baseline, Scenario::Soak]);
+        let o = Options::parse(&["--scenarios", "soak", "--duration", "120"]).unwrap();
+        assert_eq!(o.soak_duration, Duration::from_secs(120));
+    }
 }

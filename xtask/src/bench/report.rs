@@ -24,11 +24,43 @@ pub struct Row {
     pub rss_kib: u64,
     /// Database statements per request, when counted.
     pub statements_per_request: Option<f64>,
+    /// What the target column says instead of the ratio verdict (million, replicas, soak).
+    pub target_note: Option<String>,
+    /// Whether 429 answers are the point of the run (the replicas' quota run): they are
+    /// then not errors, anything else still is.
+    pub refusals_expected: bool,
 }
 
 impl Row {
+    /// A row for `result` with nothing else filled in yet.
+    pub fn new(backend: Backend, label: impl Into<String>, result: WrkResult) -> Row {
+        Row {
+            backend,
+            label: label.into(),
+            result,
+            ratio_to_s: None,
+            target_ratio: None,
+            paced_rate: None,
+            cpu_pct: 0.0,
+            rss_kib: 0,
+            statements_per_request: None,
+            target_note: None,
+            refusals_expected: false,
+        }
+    }
+
     /// Whether the run had error responses or socket errors.
     pub fn has_errors(&self) -> bool {
+        if self.refusals_expected {
+            let r = &self.result;
+            let unexpected = r
+                .statuses
+                .iter()
+                .filter(|(status, _)| !matches!(status, 200 | 429))
+                .map(|(_, n)| n)
+                .sum::<u64>();
+            return unexpected > 0 || r.socket_errors > 0;
+        }
         self.result.has_errors()
     }
 
@@ -46,6 +78,9 @@ impl Row {
     }
 
     fn target_cell(&self) -> String {
+        if let Some(note) = &self.target_note {
+            return note.clone();
+        }
         match (self.target_ratio, self.ratio_to_s) {
             (Some(t), Some(r)) => {
                 let verdict = if r >= t { "met" } else { "missed" };
@@ -57,6 +92,9 @@ impl Row {
 
     fn errors_cell(&self) -> String {
         let r = &self.result;
+        if self.refusals_expected && !self.has_errors() {
+            return format!("{} (429, expected)", r.status_errors);
+        }
         match (r.status_errors, r.socket_errors) {
             (0, 0) => "0".into(),
             (s, 0) => format!("**{s}**"),
@@ -66,9 +104,10 @@ impl Row {
 
     fn statements_cell(&self) -> String {
         match self.statements_per_request {
+            // Steady state is meant to be near 0: keep significant digits there.
+            Some(s) if s > 0.0 && s < 0.1 => format!("{s:.4}"),
             Some(s) => format!("{s:.2}"),
-            None if self.backend == Backend::Sqlite => "n/a".into(),
-            None => "—".into(),
+            None => "n/a".into(),
         }
     }
 
@@ -91,6 +130,9 @@ impl Row {
             rss = mib(self.rss_kib),
             stmts = self.statements_cell(),
         );
+        if let Some(note) = &self.target_note {
+            println!("[{}] {}: {note}", self.backend.as_str(), self.label);
+        }
         if self.has_errors() {
             println!(
                 "\n!!!!!!!! [{}] {}: {} responses with status >= 400 and {} socket errors or \
@@ -144,7 +186,8 @@ pub fn ms(us: u64) -> String {
     }
 }
 
-fn mib(kib: u64) -> String {
+/// KiB as MiB with one decimal.
+pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 

@@ -36,6 +36,17 @@ pub fn build_release(root: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Copies the server binary into the run's directory and returns the copy's path. The
+/// benchmark runs the copy: the workspace is shared, and a rebuild by someone else in the
+/// middle of a run must not change the server between scenarios (SQLite's statement
+/// uprobes are also set on this private copy, so nothing else ever hits them).
+pub fn private_copy(bin: &Path, dir: &Path) -> Result<PathBuf> {
+    let copy = dir.join("twin-server");
+    std::fs::copy(bin, &copy)
+        .with_context(|| format!("copying {} to {}", bin.display(), copy.display()))?;
+    Ok(copy)
+}
+
 /// A free TCP port on the loopback interface. The port is released before the server binds
 /// it; another process could take it in between, which would show as a failed start.
 pub fn free_port() -> Result<u16> {
@@ -52,6 +63,8 @@ pub struct ServerEnv {
     pub database_url: String,
     /// The loopback address for `TWIN_BIND`.
     pub addr: SocketAddr,
+    /// `TWIN_WORKERS` (the server's default when `None`).
+    pub workers: Option<u32>,
 }
 
 impl ServerEnv {
@@ -67,6 +80,9 @@ impl ServerEnv {
             // Logging every request at info level would measure the logger.
             .env("TWIN_LOG", "warn")
             .stdin(Stdio::null());
+        if let Some(workers) = self.workers {
+            cmd.env("TWIN_WORKERS", workers.to_string());
+        }
         cmd
     }
 
@@ -211,9 +227,20 @@ pub fn clock_ticks_per_sec() -> u64 {
 
 /// One `GET` over a fresh connection; returns the status and the body (headers dropped).
 pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<(u16, String)> {
+    http_request(addr, "GET", path, headers)
+}
+
+/// One request without a body over a fresh connection; returns the status and the body.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    stream.set_nodelay(true)?;
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -66,6 +66,10 @@ pub struct WrkResult {
     pub p99_us: u64,
     /// 99.9th percentile.
     pub p999_us: u64,
+    /// The slowest response.
+    pub max_us: u64,
+    /// Responses by HTTP status, when the script counts them (`bench/status.lua`).
+    pub statuses: BTreeMap<u16, u64>,
 }
 
 impl WrkResult {
@@ -80,6 +84,27 @@ impl WrkResult {
     /// Whether anything went wrong that makes the figures suspect.
     pub fn has_errors(&self) -> bool {
         self.status_errors > 0 || self.socket_errors > 0
+    }
+
+    /// Two runs that went on at the same time, as one: requests and errors add up, the
+    /// duration is the longer one, and each latency percentile is the worse of the two (the
+    /// histograms themselves are not available to merge, so this is an upper bound).
+    pub fn combined(&self, other: &WrkResult) -> WrkResult {
+        let mut statuses = self.statuses.clone();
+        for (status, n) in &other.statuses {
+            *statuses.entry(*status).or_default() += n;
+        }
+        WrkResult {
+            requests: self.requests + other.requests,
+            duration_us: self.duration_us.max(other.duration_us),
+            status_errors: self.status_errors + other.status_errors,
+            socket_errors: self.socket_errors + other.socket_errors,
+            p50_us: self.p50_us.max(other.p50_us),
+            p99_us: self.p99_us.max(other.p99_us),
+            p999_us: self.p999_us.max(other.p999_us),
+            max_us: self.max_us.max(other.max_us),
+            statuses,
+        }
     }
 }
 
@@ -167,6 +192,52 @@ impl Wrk {
     /// Runs one load and returns its figures. wrk's full output is kept in `log` so a
     /// surprising figure can be checked by hand.
     pub fn run(&self, load: &Load<'_>, log: &Path) -> Result<WrkResult> {
+        let (program, mut cmd) = self.command(load)?;
+        let out = cmd.output().with_context(|| format!("running {program}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        std::fs::write(log, format!("{stdout}\n--- stderr ---\n{stderr}"))
+            .with_context(|| format!("writing {}", log.display()))?;
+        if !out.status.success() {
+            bail!("{program} failed ({}): {}{}", out.status, stdout, stderr);
+        }
+        // A Lua error in a per-thread function is printed but does not fail wrk.
+        if stderr.contains(".lua") || stdout.contains("PANIC") {
+            bail!("the wrk script failed: {stderr}{stdout}");
+        }
+        parse(&stdout).with_context(|| format!("reading wrk's output (kept in {})", log.display()))
+    }
+
+    /// Runs several loads at the same time (one wrk process each) and returns their figures
+    /// in the same order.
+    pub fn run_parallel(&self, loads: &[(Load<'_>, &Path)]) -> Result<Vec<WrkResult>> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = loads
+                .iter()
+                .map(|(load, log)| scope.spawn(move || self.run(load, log)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| anyhow::anyhow!("a wrk thread panicked"))?
+                })
+                .collect()
+        })
+    }
+
+    /// Starts a load in the background, for traffic whose figures are not wanted (the
+    /// caller ends it with [`std::process::Child::kill`] on this child, or lets it run out).
+    pub fn spawn(&self, load: &Load<'_>, log: &Path) -> Result<std::process::Child> {
+        let (program, mut cmd) = self.command(load)?;
+        let log = std::fs::File::create(log)?;
+        cmd.stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("running {program}"))
+    }
+
+    fn command(&self, load: &Load<'_>) -> Result<(String, Command)> {
         let (program, rate) = match load.rate {
             Some(rate) => (
                 self.rate_program
@@ -192,19 +263,7 @@ impl Wrk {
             cmd.arg("-R").arg(format!("{}", rate.round().max(1.0)));
         }
         cmd.arg(load.url).stdin(Stdio::null());
-        let out = cmd.output().with_context(|| format!("running {program}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        std::fs::write(log, format!("{stdout}\n--- stderr ---\n{stderr}"))
-            .with_context(|| format!("writing {}", log.display()))?;
-        if !out.status.success() {
-            bail!("{program} failed ({}): {}{}", out.status, stdout, stderr);
-        }
-        // A Lua error in a per-thread function is printed but does not fail wrk.
-        if stderr.contains(".lua") || stdout.contains("PANIC") {
-            bail!("the wrk script failed: {stderr}{stdout}");
-        }
-        parse(&stdout).with_context(|| format!("reading wrk's output (kept in {})", log.display()))
+        Ok((program.to_owned(), cmd))
     }
 }
 
@@ -256,6 +315,11 @@ fn parse(stdout: &str) -> Result<WrkResult> {
         p50_us: get("p50_us")?,
         p99_us: get("p99_us")?,
         p999_us: get("p999_us")?,
+        max_us: get("max_us")?,
+        statuses: values
+            .iter()
+            .filter_map(|(name, n)| Some((name.strip_prefix("status_")?.parse().ok()?, *n)))
+            .collect(),
     })
 }
 
@@ -268,8 +332,10 @@ mod tests {
         let out = "Running 5s test @ http://127.0.0.1:1/livez\n\
                    BENCH requests 1000\nBENCH duration_us 2000000\nBENCH status_errors 3\n\
                    BENCH connect_errors 1\nBENCH read_errors 0\nBENCH write_errors 0\n\
-                   BENCH timeouts 2\nBENCH p50_us 100\nBENCH p99_us 900\nBENCH p999_us 1500\n";
+                   BENCH timeouts 2\nBENCH p50_us 100\nBENCH p99_us 900\nBENCH p999_us 1500\n\
+                   BENCH max_us 2000\nBENCH status_200 997\nBENCH status_429 3\n";
         let r = parse(out).unwrap();
+        assert_eq!(r.statuses, BTreeMap::from([(200, 997), (429, 3)]));
         assert_eq!(r.requests_per_sec(), 500.0);
         assert_eq!((r.status_errors, r.socket_errors), (3, 3));
         assert_eq!((r.p50_us, r.p99_us, r.p999_us), (100, 900, 1500));
