@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use diesel::{Connection, SqliteConnection};
 use diesel_async::AsyncPgConnection;
+use diesel_async::SimpleAsyncConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
@@ -21,8 +21,40 @@ const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/po
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
 /// The SQLite connection type used by the pool: diesel's synchronous connection run on
-/// tokio's blocking threads.
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// the blocking threads of the runtime that opened the store.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, StoreRuntime>;
+
+/// Runs SQLite work on the blocking pool of the runtime that opened the store. diesel-async's
+/// default takes the runtime current when a connection is made, which may be an HTTP worker's
+/// runtime that is gone by the time the connection is used again (a graceful shutdown writing
+/// the last usage batch saw its tasks cancelled).
+pub struct StoreRuntime(tokio::runtime::Handle);
+
+impl diesel_async::sync_connection_wrapper::SpawnBlocking for StoreRuntime {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>,
+    >
+    where
+        R: Send + 'static,
+    {
+        let handle = self.0.clone();
+        async move {
+            handle
+                .spawn_blocking(task)
+                .await
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync + 'static>)
+        }
+        .boxed()
+    }
+
+    fn get_runtime() -> Self {
+        StoreRuntime(tokio::runtime::Handle::current())
+    }
+}
 
 /// Settings applied to every SQLite connection: WAL so readers never block the writer, a busy
 /// timeout so concurrent writers queue instead of failing, and enforced foreign keys.
@@ -148,10 +180,17 @@ pub(crate) async fn build_pool(config: &StoreConfig) -> StoreResult<DbPool> {
         Backend::Sqlite => {
             let mut manager_config = ManagerConfig::<SqliteConn>::default();
             manager_config.recycling_method = RecyclingMethod::Fast;
-            manager_config.custom_setup = Box::new(|url| {
+            let handle = tokio::runtime::Handle::current();
+            manager_config.custom_setup = Box::new(move |url| {
                 let url = url.to_owned();
+                let handle = handle.clone();
                 async move {
-                    let mut conn = SqliteConn::establish(&url).await?;
+                    let opened = handle
+                        .spawn_blocking(move || <SqliteConnection as Connection>::establish(&url))
+                        .await
+                        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))??;
+                    let mut conn =
+                        SyncConnectionWrapper::with_runtime(opened, StoreRuntime(handle));
                     conn.batch_execute(SQLITE_PRAGMAS)
                         .await
                         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
