@@ -70,37 +70,6 @@ struct DailyRow {
     cost: i64,
 }
 
-/// Inserting raw usage rows: one multi-row statement per chunk on PostgreSQL; row by row
-/// on SQLite, where diesel-async cannot batch inserts (inside one transaction that is still
-/// cheap: no round trips, one fsync).
-trait InsertUsageRows {
-    async fn insert_usage_rows(&mut self, rows: &[NewUsageRow<'_>]) -> QueryResult<()>;
-}
-
-impl InsertUsageRows for diesel_async::AsyncPgConnection {
-    async fn insert_usage_rows(&mut self, rows: &[NewUsageRow<'_>]) -> QueryResult<()> {
-        for chunk in rows.chunks(1000) {
-            diesel::insert_into(usage_log::table)
-                .values(chunk)
-                .execute(self)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-impl InsertUsageRows for crate::db::SqliteConn {
-    async fn insert_usage_rows(&mut self, rows: &[NewUsageRow<'_>]) -> QueryResult<()> {
-        for row in rows {
-            diesel::insert_into(usage_log::table)
-                .values(row)
-                .execute(self)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
 /// A raw row that owns its strings (to move into a blocking task).
 struct OwnedUsageRow {
     key_id: String,
@@ -319,48 +288,54 @@ impl Store {
             .collect();
         // SQLite: the whole batch in one blocking task with diesel's synchronous API, which
         // batches multi-row inserts and avoids a thread hop per statement.
-        if let crate::db::DbPool::Sqlite(pool) = &self.pool {
-            let owned: Vec<OwnedUsageRow> = rows.iter().map(OwnedUsageRow::from).collect();
-            let per_key: Vec<(String, (i64, i64))> = per_key.into_iter().collect();
-            let mut conn = pool.get().await?;
-            conn.spawn_blocking(move |c| {
-                c.immediate_transaction(|c| {
-                    let rows: Vec<NewUsageRow<'_>> =
-                        owned.iter().map(OwnedUsageRow::borrow).collect();
-                    for chunk in rows.chunks(1000) {
-                        diesel::RunQueryDsl::execute(
-                            diesel::insert_into(usage_log::table).values(chunk),
-                            c,
-                        )?;
-                    }
-                    for row in &daily {
-                        diesel::RunQueryDsl::execute(upsert_daily!(row), c)?;
-                    }
-                    for (key_id, (calls, last)) in &per_key {
-                        diesel::RunQueryDsl::execute(touch_key!(key_id, *calls, *last), c)?;
-                    }
-                    Ok::<_, diesel::result::Error>(())
+        let pool = match &self.pool {
+            crate::db::DbPool::Pg(pool) => pool,
+            crate::db::DbPool::Sqlite(pool) => {
+                let owned: Vec<OwnedUsageRow> = rows.iter().map(OwnedUsageRow::from).collect();
+                let per_key: Vec<(String, (i64, i64))> = per_key.into_iter().collect();
+                let mut conn = pool.get().await?;
+                conn.spawn_blocking(move |c| {
+                    c.immediate_transaction(|c| {
+                        let rows: Vec<NewUsageRow<'_>> =
+                            owned.iter().map(OwnedUsageRow::borrow).collect();
+                        for chunk in rows.chunks(1000) {
+                            diesel::RunQueryDsl::execute(
+                                diesel::insert_into(usage_log::table).values(chunk),
+                                c,
+                            )?;
+                        }
+                        for row in &daily {
+                            diesel::RunQueryDsl::execute(upsert_daily!(row), c)?;
+                        }
+                        for (key_id, (calls, last)) in &per_key {
+                            diesel::RunQueryDsl::execute(touch_key!(key_id, *calls, *last), c)?;
+                        }
+                        Ok::<_, diesel::result::Error>(())
+                    })
                 })
-            })
-            .await?;
-            return Ok(());
-        }
-        let rows = &rows;
-        let daily = &daily;
-        let per_key = &per_key;
-        with_conn!(self, |conn| {
-            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                conn.insert_usage_rows(rows).await?;
-                for row in daily {
-                    upsert_daily!(row).execute(conn).await?;
-                }
-                for (key_id, (calls, last)) in per_key {
-                    touch_key!(key_id, *calls, *last).execute(conn).await?;
-                }
-                Ok(())
-            })
-            .await?
-        });
+                .await?;
+                return Ok(());
+            }
+        };
+        // PostgreSQL: multi-row inserts over the async connection, in one transaction.
+        let (rows, daily, per_key) = (&rows, &daily, &per_key);
+        let mut conn = pool.get().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            for chunk in rows.chunks(1000) {
+                diesel::insert_into(usage_log::table)
+                    .values(chunk)
+                    .execute(conn)
+                    .await?;
+            }
+            for row in daily {
+                upsert_daily!(row).execute(conn).await?;
+            }
+            for (key_id, (calls, last)) in per_key {
+                touch_key!(key_id, *calls, *last).execute(conn).await?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 

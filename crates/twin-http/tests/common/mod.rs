@@ -130,25 +130,13 @@ impl TestServer {
         scopes: &[Scope],
         quota: i64,
     ) -> (String, String) {
-        let spec = KeySpec {
-            owner_id: owner.into(),
-            env,
-            name: "test key".into(),
-            scopes: ScopeSet::from_iter(scopes.iter().copied()),
-            expires_at: None,
-            monthly_quota: quota,
-            rate_limit_rpm: 0,
-            spend_limit: None,
-            spend_period: "month".into(),
-            created_by: "test".into(),
-            rotated_from: None,
-        };
-        let (plain, record) = self
-            .store()
-            .issue_key(&KeyFormat::twin(), &twin_keys::KeyHasher::sha256(), spec)
-            .await
-            .unwrap();
-        (plain.expose_secret().to_owned(), record.id)
+        self.key_custom(owner, |spec| {
+            spec.env = env;
+            spec.name = "test key".into();
+            spec.scopes = ScopeSet::from_iter(scopes.iter().copied());
+            spec.monthly_quota = quota;
+        })
+        .await
     }
 
     /// A live `twin:read` key (quota 10,000, no rate limit, no cap) adjusted by `adjust`;
