@@ -23,8 +23,9 @@ use twin_store::testing::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_twin-server");
 const PRESET: &str = "/v1/public/twin/preset/estandar?format=json";
-/// The largest quota block a replica reserves at once (`MeterConfig::max_block`), hence the
-/// most a SIGKILL can strand for one key.
+/// A bound on the quota a SIGKILL can strand for one key: a replica holds at most one block,
+/// and for the quotas used here (≤ 500) a block is at most 1/16 of them (31 units), below the
+/// size refilled ahead of need (`PREFETCH_MIN_BLOCK`, 64), so no second block is in flight.
 const MAX_BLOCK: u64 = 64;
 /// Concurrent client requests in flight.
 const CONCURRENCY: usize = 24;

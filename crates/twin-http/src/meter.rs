@@ -10,11 +10,23 @@
 //! Block sizes shrink as a limit nears: a quota reservation asks for at most 1/16 of what is
 //! left (at least 1, at most `max_block`, 4096 by default), so at the boundary every unit is reserved one at a
 //! time and replicas share the last units exactly. Unspent allowances of an idle key go back to
-//! the database after `idle_release`, so another replica can use them.
+//! the database after `idle_release` when they matter to other replicas — when what the key
+//! has left in the database is less than 16 times what this replica holds — and otherwise
+//! after `idle_forget`. Far from a limit, holding a block costs nobody anything, while giving
+//! it back and reserving it again would put every key of a large rotation (say 10,000 keys,
+//! each called every few seconds) back on the slow path of round trips.
 //!
 //! Per request, for one key, the three allowances are checked in the spec's order (rate →
 //! quota → spend) under the key's lock and then spent together: a refused request spends
 //! nothing.
+//!
+//! Refills happen ahead of need: when an allowance that is far from its limit (its next block
+//! would be at least [`PREFETCH_MIN_BLOCK`] units) falls to a quarter of that block, a
+//! background task reserves the next block while requests go on spending what is left. So a
+//! busy key does not wait on the database at all in the steady state; only a key's first
+//! request, the first request of a new rate minute and the last stretch before a limit (where
+//! blocks shrink toward one unit and replicas share the rest exactly) reserve on the request
+//! path. A crash can then strand at most one block plus a quarter of one per allowance.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,8 +42,12 @@ use twin_store::{KeyRecord, Store, StoreError};
 pub struct MeterConfig {
     /// Largest quota (and rate) block one reservation takes.
     pub max_block: i64,
-    /// How long a key may sit idle before its unspent allowances are returned.
+    /// How long a key may sit idle before its unspent allowances are returned, when other
+    /// replicas may need them (the key is near a limit).
     pub idle_release: Duration,
+    /// How long a key may sit idle before its allowances are returned and its state
+    /// forgotten in any case (memory follows the keys used within this time).
+    pub idle_forget: Duration,
 }
 
 impl Default for MeterConfig {
@@ -39,9 +55,14 @@ impl Default for MeterConfig {
         MeterConfig {
             max_block: 4096,
             idle_release: Duration::from_secs(2),
+            idle_forget: Duration::from_secs(60),
         }
     }
 }
+
+/// An allowance whose next block would be smaller than this is not refilled ahead: near a
+/// limit, units are reserved one request at a time so replicas share the rest exactly.
+pub const PREFETCH_MIN_BLOCK: i64 = 64;
 
 /// What one admitted request spent, so a 425 or 5xx answer can give it back.
 #[derive(Debug, Clone, Copy, Default)]
@@ -113,6 +134,8 @@ struct QuotaLease {
     /// The database said the quota is spent: refuse locally until then (another replica
     /// may return unspent units after its idle delay, so this is short).
     spent_until: Option<std::time::Instant>,
+    /// A background reservation is in flight.
+    refilling: bool,
 }
 
 #[derive(Debug, Default)]
@@ -123,6 +146,15 @@ struct RateLease {
     unused: u32,
     /// The window as of our last reservation, for headers.
     window: RateWindow,
+    /// A background reservation is in flight.
+    refilling: bool,
+}
+
+impl RateLease {
+    /// The stored window as of our last reservation, if we made one.
+    fn known(&self) -> Option<RateWindow> {
+        (self.window.minute != 0).then_some(self.window)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -132,6 +164,8 @@ struct SpendLease {
     unused: i64,
     /// The cap was reached for requests of this cost: refuse them locally until then.
     spent_until: Option<(std::time::Instant, i64)>,
+    /// A background reservation is in flight.
+    refilling: bool,
 }
 
 /// How long a "spent" answer from the database is trusted before asking again.
@@ -143,13 +177,38 @@ struct KeyLeases {
     rate: RateLease,
     spend: SpendLease,
     last_used: Option<std::time::Instant>,
+    /// The entry was removed from the meter and its allowances given back: a refill landing
+    /// afterwards gives its grant straight back too.
+    detached: bool,
+    /// The key's monthly quota and spend cap as of its last request.
+    quota_limit: i64,
+    spend_cap: Option<i64>,
 }
+
+impl KeyLeases {
+    /// Whether the unspent allowances held here are a sizeable share (over 1/17) of what the
+    /// key has left in the database, as of our last reservation: then another replica may be
+    /// refused while we sit on them.
+    fn holds_contended_units(&self) -> bool {
+        let quota = self.quota.unused > 0
+            && self.quota.reserved >= 0
+            && self.quota_limit - self.quota.reserved < self.quota.unused.saturating_mul(16);
+        let spend = self.spend.unused > 0
+            && self.spend.reserved >= 0
+            && self.spend_cap.is_some_and(|cap| {
+                cap - self.spend.reserved < self.spend.unused.saturating_mul(16)
+            });
+        quota || spend
+    }
+}
+
+type Entry = Arc<tokio::sync::Mutex<KeyLeases>>;
 
 /// The metering engine of one replica.
 pub struct Meter {
     store: Store,
     config: MeterConfig,
-    keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<KeyLeases>>>>,
+    keys: Mutex<HashMap<String, Entry>>,
 }
 
 impl std::fmt::Debug for Meter {
@@ -184,7 +243,7 @@ impl Meter {
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).len() as u64
     }
 
-    fn entry(&self, key_id: &str) -> Arc<tokio::sync::Mutex<KeyLeases>> {
+    fn entry(&self, key_id: &str) -> Entry {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = keys.get(key_id) {
             return entry.clone();
@@ -205,6 +264,8 @@ impl Meter {
         let entry = self.entry(&key.id);
         let mut leases = entry.lock().await;
         leases.last_used = Some(std::time::Instant::now());
+        leases.quota_limit = key.monthly_quota;
+        leases.spend_cap = key.spend_limit;
         let now_ms = ms(now);
         let month = twin_meter::month_start(now);
         let period: Period = key.spend_period.parse().unwrap_or_default();
@@ -246,7 +307,7 @@ impl Meter {
                 .unwrap_or(1);
             match self
                 .store
-                .reserve_rate(&key.id, rate_limit, now, want)
+                .reserve_rate(&key.id, rate_limit, now, want, leases.rate.known())
                 .await
             {
                 Ok(r) => {
@@ -370,8 +431,112 @@ impl Meter {
             leases.spend.unused -= cost;
             charge.credits = cost;
         }
+        self.refill_ahead(&entry, &mut leases, key, rate_limit, counted, cost, now);
         let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
         Ok((charge, headers))
+    }
+
+    /// Starts background reservations for allowances running low (see the module docs).
+    #[allow(clippy::too_many_arguments)]
+    fn refill_ahead(
+        &self,
+        entry: &Entry,
+        leases: &mut KeyLeases,
+        key: &KeyRecord,
+        rate_limit: u32,
+        counted: bool,
+        cost: i64,
+        now: OffsetDateTime,
+    ) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if counted && !leases.quota.refilling && leases.quota.reserved >= 0 {
+            let left = key.monthly_quota - leases.quota.reserved;
+            let want = (left / 16).clamp(1, self.config.max_block);
+            if want >= PREFETCH_MIN_BLOCK && leases.quota.unused <= want / 4 {
+                leases.quota.refilling = true;
+                let (store, entry, key_id) = (self.store.clone(), entry.clone(), key.id.clone());
+                let (month, limit) = (leases.quota.month, key.monthly_quota);
+                runtime.spawn(async move {
+                    let grant = store
+                        .reserve_quota(&key_id, from_ms(month), limit, want)
+                        .await;
+                    let mut leases = entry.lock().await;
+                    leases.quota.refilling = false;
+                    let Ok(g) = grant else { return };
+                    if leases.detached {
+                        // Nobody will spend it here: give it back at once.
+                        let _ = store
+                            .release_quota(&key_id, from_ms(month), g.granted)
+                            .await;
+                    } else if leases.quota.month == month {
+                        leases.quota.reserved = leases.quota.reserved.max(g.used);
+                        leases.quota.unused += g.granted;
+                    }
+                    // A grant of a month that has ended was counted in it and is dropped.
+                });
+            }
+        }
+        if cost > 0 && !leases.spend.refilling && leases.spend.reserved >= 0 {
+            let left = match key.spend_limit {
+                Some(cap) => cap - leases.spend.reserved,
+                None => i64::MAX / 4,
+            };
+            let want = (left / 16).clamp(cost, cost.saturating_mul(self.config.max_block));
+            if want >= cost.saturating_mul(PREFETCH_MIN_BLOCK) && leases.spend.unused <= want / 4 {
+                leases.spend.refilling = true;
+                let (store, entry, key_id) = (self.store.clone(), entry.clone(), key.id.clone());
+                let (start, cap) = (leases.spend.period_start, key.spend_limit);
+                runtime.spawn(async move {
+                    let grant = store
+                        .reserve_spend(&key_id, from_ms(start), cap, want, cost)
+                        .await;
+                    let mut leases = entry.lock().await;
+                    leases.spend.refilling = false;
+                    let Ok(g) = grant else { return };
+                    if leases.detached {
+                        let _ = store
+                            .release_spend(&key_id, from_ms(start), g.granted)
+                            .await;
+                    } else if leases.spend.period_start == start {
+                        leases.spend.reserved = leases.spend.reserved.max(g.used);
+                        leases.spend.unused += g.granted;
+                    }
+                });
+            }
+        }
+        let now_ms = ms(now);
+        if rate_limit > 0 && !leases.rate.refilling && leases.rate.valid_until_ms > now_ms {
+            let want = (i64::from(rate_limit) / 16).clamp(1, self.config.max_block);
+            if want >= PREFETCH_MIN_BLOCK && i64::from(leases.rate.unused) <= want / 4 {
+                leases.rate.refilling = true;
+                let (store, entry, key_id) = (self.store.clone(), entry.clone(), key.id.clone());
+                let want = u32::try_from(want).unwrap_or(1);
+                let known = leases.rate.known();
+                runtime.spawn(async move {
+                    let reservation = store
+                        .reserve_rate(&key_id, rate_limit, now, want, known)
+                        .await;
+                    let mut leases = entry.lock().await;
+                    leases.rate.refilling = false;
+                    let Ok(r) = reservation else { return };
+                    if leases.detached || r.granted == 0 {
+                        // Rate slots are never given back: they expire with their minute.
+                        return;
+                    }
+                    if r.valid_until_unix_ms == leases.rate.valid_until_ms {
+                        leases.rate.window = r.state;
+                        leases.rate.unused = leases.rate.unused.saturating_add(r.granted);
+                    } else if r.valid_until_unix_ms > leases.rate.valid_until_ms {
+                        // Counted in a later minute than the slots held: those expire now.
+                        leases.rate.window = r.state;
+                        leases.rate.valid_until_ms = r.valid_until_unix_ms;
+                        leases.rate.unused = r.granted;
+                    }
+                });
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -494,6 +659,7 @@ impl Meter {
         };
         if let Some(entry) = entry {
             let mut leases = entry.lock().await;
+            leases.detached = true;
             self.give_back(key_id, &mut leases).await;
         }
     }
@@ -510,6 +676,7 @@ impl Meter {
             let key_id = key_id.to_owned();
             rt.spawn(async move {
                 let mut leases = entry.lock().await;
+                leases.detached = true;
                 meter.give_back(&key_id, &mut leases).await;
             });
         }
@@ -543,21 +710,21 @@ impl Meter {
         // Rate slots are not given back: they expire with their minute.
     }
 
-    /// Returns the allowances of keys idle for `idle_release` and forgets those keys, so
-    /// memory follows the set of active keys.
+    /// Returns the allowances of idle keys (see the module docs for when) and forgets those
+    /// keys, so memory follows the set of active keys.
     pub async fn sweep(&self) {
-        let idle: Vec<(String, Arc<tokio::sync::Mutex<KeyLeases>>)> = {
+        let all: Vec<(String, Entry)> = {
             let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
             keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
         };
-        for (key_id, entry) in idle {
+        for (key_id, entry) in all {
             let Ok(mut leases) = entry.try_lock() else {
                 continue;
             };
-            let is_idle = leases
-                .last_used
-                .is_none_or(|t| t.elapsed() >= self.config.idle_release);
-            if is_idle {
+            let idle_for = leases.last_used.map_or(Duration::MAX, |t| t.elapsed());
+            let release = idle_for >= self.config.idle_forget
+                || (idle_for >= self.config.idle_release && leases.holds_contended_units());
+            if release {
                 self.give_back(&key_id, &mut leases).await;
                 drop(leases);
                 let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
@@ -573,12 +740,13 @@ impl Meter {
 
     /// Gives every allowance back (graceful shutdown).
     pub async fn release_all(&self) {
-        let all: Vec<(String, Arc<tokio::sync::Mutex<KeyLeases>>)> = {
+        let all: Vec<(String, Entry)> = {
             let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
             keys.drain().collect()
         };
         for (key_id, entry) in all {
             let mut leases = entry.lock().await;
+            leases.detached = true;
             self.give_back(&key_id, &mut leases).await;
         }
     }

@@ -3,9 +3,13 @@
 mod common;
 
 use common::{TestServer, error_of};
+use std::sync::Arc;
+
 use futures_util::future::join_all;
 use time::Duration;
 use time::macros::datetime;
+use twin_http::meter::{Meter, MeterConfig};
+use twin_meter::Clock;
 use twin_store::testing::TestDb;
 use twin_store::{KeyEnv, SnapshotStatus};
 
@@ -265,6 +269,127 @@ async fn two_replicas_share_the_rate_and_spend_limits(db: TestDb) {
     assert_eq!(ok_spend, 6, "the spend cap holds across replicas");
 }
 
+/// Quota units reserved in the database for `key_id` this month (the test clock's).
+async fn db_quota_reserved(srv: &TestServer, key_id: &str) -> i64 {
+    let key = srv.store().find_key(key_id).await.unwrap();
+    key.counters
+        .quota_used_in(twin_meter::month_start(srv.clock.now()))
+}
+
+/// A server whose meter reserves blocks of at most 256 units and never releases idle keys
+/// during the test.
+async fn server_with_small_blocks(db: TestDb) -> TestServer {
+    TestServer::start_with(db, |state| {
+        state.meter = Arc::new(Meter::new(
+            state.store.clone(),
+            MeterConfig {
+                max_block: 256,
+                idle_release: std::time::Duration::from_secs(600),
+                idle_forget: std::time::Duration::from_secs(600),
+            },
+        ));
+    })
+    .await
+}
+
+/// Far from the limit, the next block is reserved in the background once a quarter of the
+/// current one is left, before any request needs it.
+async fn the_next_quota_block_is_reserved_before_the_current_one_runs_out(db: TestDb) {
+    let srv = server_with_small_blocks(db).await;
+    srv.ready_owner("ana").await;
+    let (key, key_id) = srv.key_custom("ana", |k| k.monthly_quota = 1_000_000).await;
+    assert_eq!(srv.get(PRESET, &key).await.status(), 200);
+    assert_eq!(
+        db_quota_reserved(&srv, &key_id).await,
+        256,
+        "the first block"
+    );
+    // 191 more: 64 of the block left, a quarter of it.
+    for _ in 0..191 {
+        assert_eq!(srv.get(PRESET, &key).await.status(), 200);
+    }
+    let mut reserved = 0;
+    for _ in 0..200 {
+        reserved = db_quota_reserved(&srv, &key_id).await;
+        if reserved > 256 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        reserved, 512,
+        "the second block, reserved while 64 units were left"
+    );
+    // Spent from memory: no further reservation until the next low mark (512 - 64 = 448).
+    for _ in 0..100 {
+        assert_eq!(srv.get(PRESET, &key).await.status(), 200);
+    }
+    assert_eq!(db_quota_reserved(&srv, &key_id).await, 512);
+    let res = srv.get(PRESET, &key).await;
+    assert_eq!(
+        res.headers()["x-twin-quota-used"],
+        "293",
+        "exact on one replica"
+    );
+}
+
+/// Near the limit (blocks under 64 units) nothing is reserved ahead: the replicas share the
+/// last units one small block at a time.
+async fn nothing_is_reserved_ahead_near_the_limit(db: TestDb) {
+    let srv = server_with_small_blocks(db).await;
+    srv.ready_owner("ana").await;
+    let (key, key_id) = srv.key_custom("ana", |k| k.monthly_quota = 1_000).await;
+    // 1000 / 16 = 62 units: below the prefetch size.
+    for _ in 0..62 {
+        assert_eq!(srv.get(PRESET, &key).await.status(), 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(db_quota_reserved(&srv, &key_id).await, 62);
+    assert_eq!(srv.get(PRESET, &key).await.status(), 200);
+    // (1000 - 62) / 16 = 58 more, reserved by the request that needed them.
+    assert_eq!(db_quota_reserved(&srv, &key_id).await, 120);
+}
+
+/// A server whose meter is `config` (no background sweeper: the test sweeps), and that meter.
+async fn server_with_meter(db: TestDb, config: MeterConfig) -> (TestServer, Arc<Meter>) {
+    let mut meter = None;
+    let srv = TestServer::start_with(db, |state| {
+        let m = Arc::new(Meter::new(state.store.clone(), config));
+        state.meter = m.clone();
+        meter = Some(m);
+    })
+    .await;
+    (srv, meter.unwrap())
+}
+
+/// An idle key's block goes back after `idle_release` only when other replicas may need it
+/// (near the limit); far from it, the block is kept until `idle_forget`.
+async fn idle_blocks_are_returned_early_only_near_the_limit(db: TestDb) {
+    let config = MeterConfig {
+        max_block: 256,
+        idle_release: std::time::Duration::from_millis(50),
+        idle_forget: std::time::Duration::from_millis(400),
+    };
+    let (srv, meter) = server_with_meter(db, config).await;
+    srv.ready_owner("ana").await;
+    let (far, far_id) = srv.key_custom("ana", |k| k.monthly_quota = 1_000_000).await;
+    let (near, near_id) = srv.key_custom("ana", |k| k.monthly_quota = 1_000).await;
+    assert_eq!(srv.get(PRESET, &far).await.status(), 200);
+    assert_eq!(srv.get(PRESET, &near).await.status(), 200);
+    assert_eq!(db_quota_reserved(&srv, &far_id).await, 256);
+    assert_eq!(db_quota_reserved(&srv, &near_id).await, 62);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    meter.sweep().await;
+    // 61 units held against 938 left: returned. 255 against 999,744: kept.
+    assert_eq!(db_quota_reserved(&srv, &near_id).await, 1);
+    assert_eq!(db_quota_reserved(&srv, &far_id).await, 256);
+    assert_eq!(meter.key_count(), 1, "the returned key is forgotten");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    meter.sweep().await;
+    assert_eq!(db_quota_reserved(&srv, &far_id).await, 1);
+    assert_eq!(meter.key_count(), 0);
+}
+
 twin_store::backend_tests!(
     the_rate_limit_refuses_past_the_window_and_recovers,
     a_zero_rate_limit_disables_it,
@@ -276,4 +401,7 @@ twin_store::backend_tests!(
     prices_come_from_configuration,
     a_425_spends_neither_quota_nor_credits,
     two_replicas_share_the_rate_and_spend_limits,
+    the_next_quota_block_is_reserved_before_the_current_one_runs_out,
+    nothing_is_reserved_ahead_near_the_limit,
+    idle_blocks_are_returned_early_only_near_the_limit,
 );

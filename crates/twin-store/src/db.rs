@@ -159,6 +159,27 @@ macro_rules! with_conn {
 }
 pub(crate) use with_conn;
 
+/// [`with_conn!`] for a write on the hot path: on SQLite the store's writer lock is taken
+/// first (see `Store::sqlite_writer`). Must not be nested.
+macro_rules! with_write_conn {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::db::DbPool::Pg(pool) => {
+                let mut guard = pool.get().await?;
+                let $conn: &mut ::diesel_async::AsyncPgConnection = &mut guard;
+                $body
+            }
+            $crate::db::DbPool::Sqlite(pool) => {
+                let _writing = $store.sqlite_writer.lock().await;
+                let mut guard = pool.get().await?;
+                let $conn: &mut $crate::db::SqliteConn = &mut guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_write_conn;
+
 pub(crate) async fn build_pool(config: &StoreConfig) -> StoreResult<DbPool> {
     let runtime = deadpool::Runtime::Tokio1;
     match config.backend() {

@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 use twin_meter::rate::{RateReservation, RateWindow};
 
-use crate::db::with_conn;
+use crate::db::{with_conn, with_write_conn};
 use crate::model::to_ms;
 use crate::schema::key_counters::dsl as c;
 use crate::{Store, StoreError, StoreResult};
@@ -37,7 +37,7 @@ impl Store {
         let mut want = want.max(1);
         for _ in 0..4 {
             let base = case_when(c::quota_period.eq(period), c::quota_used).otherwise(0i64);
-            let updated: Option<i64> = with_conn!(self, |conn| {
+            let updated: Option<i64> = with_write_conn!(self, |conn| {
                 diesel::update(
                     c::key_counters.filter(c::key_id.eq(key_id)).filter(
                         (case_when(c::quota_period.eq(period), c::quota_used).otherwise(0i64)
@@ -98,7 +98,7 @@ impl Store {
             return Ok(());
         }
         let period = to_ms(month_start);
-        with_conn!(self, |conn| {
+        with_write_conn!(self, |conn| {
             diesel::update(
                 c::key_counters
                     .filter(c::key_id.eq(key_id))
@@ -129,7 +129,7 @@ impl Store {
         for _ in 0..4 {
             let base =
                 case_when(c::spend_period_start.eq(period), c::spend_period_used).otherwise(0i64);
-            let updated: Option<i64> = with_conn!(self, |conn| {
+            let updated: Option<i64> = with_write_conn!(self, |conn| {
                 diesel::update(
                     c::key_counters.filter(c::key_id.eq(key_id)).filter(
                         (case_when(c::spend_period_start.eq(period), c::spend_period_used)
@@ -193,7 +193,7 @@ impl Store {
             return Ok(());
         }
         let period = to_ms(period_start);
-        with_conn!(self, |conn| {
+        with_write_conn!(self, |conn| {
             diesel::update(
                 c::key_counters
                     .filter(c::key_id.eq(key_id))
@@ -210,39 +210,41 @@ impl Store {
     /// Reserves up to `want` slots of `key_id`'s per-minute window of `limit` at `now`
     /// (compare-and-set on the stored window, retried on contention). The slots must be used
     /// before the reservation's `valid_until_unix_ms`.
+    ///
+    /// `known` is the window as the caller last saw it (its previous reservation's `state`):
+    /// when nobody else changed it since, which is the rule on a single replica, the
+    /// reservation is one conditional `UPDATE` instead of a read and an update.
     pub async fn reserve_rate(
         &self,
         key_id: &str,
         limit: u32,
         now: OffsetDateTime,
         want: u32,
+        known: Option<RateWindow>,
     ) -> StoreResult<RateReservation> {
         let now_ms = to_ms(now);
+        let mut hint = known;
         for _ in 0..16 {
-            let (minute, current, previous): (i64, i64, i64) = with_conn!(self, |conn| {
-                c::key_counters
-                    .find(key_id)
-                    .select((c::rate_minute, c::rate_current, c::rate_previous))
-                    .first(conn)
-                    .await?
-            });
-            let state = RateWindow {
-                minute,
-                current: u32::try_from(current).unwrap_or(u32::MAX),
-                previous: u32::try_from(previous).unwrap_or(u32::MAX),
+            let (state, hinted) = match hint.take() {
+                Some(state) => (state, true),
+                None => (self.rate_window(key_id).await?, false),
             };
             let reservation = twin_meter::reserve_at_ms(state, limit, now_ms, want);
             if reservation.granted == 0 || reservation.state == state {
+                if hinted {
+                    // Decided on the caller's copy alone: decide on the stored window.
+                    continue;
+                }
                 return Ok(reservation);
             }
             let next = reservation.state;
-            let swapped = with_conn!(self, |conn| {
+            let swapped = with_write_conn!(self, |conn| {
                 diesel::update(
                     c::key_counters
                         .filter(c::key_id.eq(key_id))
-                        .filter(c::rate_minute.eq(minute))
-                        .filter(c::rate_current.eq(current))
-                        .filter(c::rate_previous.eq(previous)),
+                        .filter(c::rate_minute.eq(state.minute))
+                        .filter(c::rate_current.eq(i64::from(state.current)))
+                        .filter(c::rate_previous.eq(i64::from(state.previous))),
                 )
                 .set((
                     c::rate_minute.eq(next.minute),

@@ -64,6 +64,11 @@ pub type ChangeHook = Box<dyn Fn(Option<&str>, Option<&str>) + Send + Sync>;
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: db::DbPool,
+    /// SQLite allows one writer at a time. Writes on the hot path (leases, usage batches) take
+    /// this lock before a connection, so they queue here in order instead of meeting a locked
+    /// database and sleeping in SQLite's busy handler (up to 100 ms a time). Unused on
+    /// PostgreSQL.
+    pub(crate) sqlite_writer: Arc<tokio::sync::Mutex<()>>,
     config: Arc<StoreConfig>,
     clock: Arc<dyn Clock>,
     hooks: Arc<std::sync::RwLock<Vec<ChangeHook>>>,
@@ -84,6 +89,7 @@ impl Store {
         let pool = db::build_pool(&config).await?;
         Ok(Store {
             pool,
+            sqlite_writer: Arc::default(),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             hooks: Arc::default(),

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::db::with_conn;
 use crate::model::{from_ms, to_ms};
-use crate::schema::{api_keys, usage_daily, usage_log};
+use crate::schema::{usage_daily, usage_log};
 use crate::{Store, StoreResult};
 
 const DAY_MS: i64 = 86_400_000;
@@ -59,6 +59,8 @@ struct NewUsageRow<'a> {
 
 #[derive(Insertable)]
 #[diesel(table_name = usage_daily)]
+// As for the raw rows: lets SQLite take many rows per statement.
+#[diesel(treat_none_as_default_value = false)]
 struct DailyRow {
     key_id: String,
     owner_id: String,
@@ -137,14 +139,49 @@ macro_rules! upsert_daily {
     };
 }
 
-/// Adds `calls` to a key's use count and sets its last use (Unix ms).
-macro_rules! touch_key {
-    ($key_id:expr, $calls:expr, $last:expr) => {
-        diesel::update(api_keys::table.find($key_id)).set((
-            api_keys::usage_count.eq(api_keys::usage_count + $calls),
-            api_keys::last_used_at.eq($last),
-        ))
-    };
+/// Rows per multi-row statement of a usage batch. SQLite allows 32,766 bound parameters per
+/// statement and PostgreSQL 65,535: 500 rows of at most 10 columns stay well under both.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Adds each key's calls to its use count and sets its last use (Unix ms), for up to
+/// [`ROWS_PER_STATEMENT`] keys in one statement. The same text runs on both backends (a CTE
+/// of `VALUES` joined with `UPDATE … FROM`, SQLite ≥ 3.33); `$n` parameters are numbered in
+/// the order they appear, which is also how SQLite numbers them.
+fn touch_keys_sql(n: usize) -> String {
+    let mut sql = String::from("WITH v(id, calls, last) AS (VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let p = 3 * i;
+        sql.push_str(&format!(
+            "(${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+            p + 1,
+            p + 2,
+            p + 3
+        ));
+    }
+    sql.push_str(
+        ") UPDATE api_keys SET usage_count = api_keys.usage_count + v.calls, \
+         last_used_at = v.last FROM v WHERE api_keys.id = v.id",
+    );
+    sql
+}
+
+/// The multi-row key update of [`touch_keys_sql`] with its parameters bound, for backend
+/// `$db`. A macro: the boxed query's type differs per backend.
+macro_rules! touch_keys {
+    ($db:ty, $keys:expr) => {{
+        let keys: &[(String, (i64, i64))] = $keys;
+        let mut query = diesel::sql_query(touch_keys_sql(keys.len())).into_boxed::<$db>();
+        for (key_id, (calls, last)) in keys {
+            query = query
+                .bind::<diesel::sql_types::Text, _>(key_id.clone())
+                .bind::<diesel::sql_types::BigInt, _>(*calls)
+                .bind::<diesel::sql_types::BigInt, _>(*last);
+        }
+        query
+    }};
 }
 
 #[derive(diesel::QueryableByName)]
@@ -235,7 +272,8 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
-        // Aggregate in memory first: one upsert per group instead of one per request.
+        // Aggregate in memory first: one roll-up row per group instead of one per request,
+        // then written [`ROWS_PER_STATEMENT`] rows per statement.
         // (key, day, "METHOD /route", status, variant) -> (owner, calls, cost).
         type Group = (String, i64, String, i32, String);
         let mut daily: HashMap<Group, (String, i64, i64)> = HashMap::new();
@@ -293,22 +331,26 @@ impl Store {
             crate::db::DbPool::Sqlite(pool) => {
                 let owned: Vec<OwnedUsageRow> = rows.iter().map(OwnedUsageRow::from).collect();
                 let per_key: Vec<(String, (i64, i64))> = per_key.into_iter().collect();
+                let _writing = self.sqlite_writer.lock().await;
                 let mut conn = pool.get().await?;
                 conn.spawn_blocking(move |c| {
                     c.immediate_transaction(|c| {
                         let rows: Vec<NewUsageRow<'_>> =
                             owned.iter().map(OwnedUsageRow::borrow).collect();
-                        for chunk in rows.chunks(1000) {
+                        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                             diesel::RunQueryDsl::execute(
                                 diesel::insert_into(usage_log::table).values(chunk),
                                 c,
                             )?;
                         }
-                        for row in &daily {
-                            diesel::RunQueryDsl::execute(upsert_daily!(row), c)?;
+                        for chunk in daily.chunks(ROWS_PER_STATEMENT) {
+                            diesel::RunQueryDsl::execute(upsert_daily!(chunk), c)?;
                         }
-                        for (key_id, (calls, last)) in &per_key {
-                            diesel::RunQueryDsl::execute(touch_key!(key_id, *calls, *last), c)?;
+                        for chunk in per_key.chunks(ROWS_PER_STATEMENT) {
+                            diesel::RunQueryDsl::execute(
+                                touch_keys!(diesel::sqlite::Sqlite, chunk),
+                                c,
+                            )?;
                         }
                         Ok::<_, diesel::result::Error>(())
                     })
@@ -318,20 +360,21 @@ impl Store {
             }
         };
         // PostgreSQL: multi-row inserts over the async connection, in one transaction.
+        let per_key: Vec<(String, (i64, i64))> = per_key.into_iter().collect();
         let (rows, daily, per_key) = (&rows, &daily, &per_key);
         let mut conn = pool.get().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            for chunk in rows.chunks(1000) {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 diesel::insert_into(usage_log::table)
                     .values(chunk)
                     .execute(conn)
                     .await?;
             }
-            for row in daily {
-                upsert_daily!(row).execute(conn).await?;
+            for chunk in daily.chunks(ROWS_PER_STATEMENT) {
+                upsert_daily!(chunk).execute(conn).await?;
             }
-            for (key_id, (calls, last)) in per_key {
-                touch_key!(key_id, *calls, *last).execute(conn).await?;
+            for chunk in per_key.chunks(ROWS_PER_STATEMENT) {
+                touch_keys!(diesel::pg::Pg, chunk).execute(conn).await?;
             }
             Ok(())
         })

@@ -525,6 +525,139 @@ async fn audit_events_are_kept_in_order(db: TestDb) {
     );
 }
 
+/// A usage batch larger than one multi-row statement (500 rows) in each of its three parts:
+/// raw rows, roll-up groups and touched keys. Written twice, so the second batch adds to the
+/// roll-ups and use counts the first one created.
+async fn usage_batches_larger_than_one_statement_are_written_whole(db: TestDb) {
+    let store = db.store();
+    let a = owner(store, "own_u").await;
+    const KEYS: usize = 520;
+    let ids: Vec<String> = (0..KEYS).map(|i| format!("{i:08x}")).collect();
+    for id in &ids {
+        store.insert_key(new_key(&a, id)).await.unwrap();
+    }
+    let t0 = datetime!(2026-11-20 10:00 UTC);
+    let mut entries = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        // Two routes per key (two roll-up groups each: 1,040 groups), three calls per key.
+        for (j, route) in [
+            "/v1/public/twin/preset/{slug}",
+            "/v1/public/twin/me",
+            "/v1/public/twin/me",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            entries.push(twin_store::UsageEntry {
+                key_id: id.clone(),
+                owner_id: a.clone(),
+                at: t0 + time::Duration::seconds((i * 3 + j) as i64),
+                method: "GET".into(),
+                route: route.into(),
+                status: 200,
+                cost: if j == 0 { 1_000 } else { 0 },
+                duration_us: 100,
+                variant: (j == 0).then(|| "claude".to_owned()),
+                format: (j == 0).then(|| "json".to_owned()),
+            });
+        }
+    }
+    store.record_usage(&entries).await.unwrap();
+    store.record_usage(&entries).await.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let key = store.find_key(id).await.unwrap();
+        assert_eq!(key.usage_count, 6, "key {id}");
+        assert_eq!(
+            key.last_used_at,
+            Some(t0 + time::Duration::seconds((i * 3 + 2) as i64)),
+            "key {id}"
+        );
+    }
+    for id in [&ids[0], &ids[499], &ids[500], &ids[KEYS - 1]] {
+        let mut daily = store.key_daily_usage(id, None).await.unwrap();
+        daily.sort_by(|x, y| x.route.cmp(&y.route));
+        let summary: Vec<(String, String, i64, i64)> = daily
+            .into_iter()
+            .map(|d| (d.route, d.variant, d.calls, d.cost))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("GET /v1/public/twin/me".to_owned(), String::new(), 4, 0),
+                (
+                    "GET /v1/public/twin/preset/{slug}".to_owned(),
+                    "claude".to_owned(),
+                    2,
+                    2_000
+                ),
+            ],
+            "key {id}"
+        );
+    }
+    let totals = store
+        .owner_usage_by_key(
+            &a,
+            t0 - time::Duration::days(1),
+            t0 + time::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(totals.len(), KEYS);
+    assert!(totals.iter().all(|t| t.calls == 6 && t.cost == 2_000));
+}
+
+/// Rate reservations with the caller's copy of the window: one conditional update while the
+/// copy is current, and a stale copy is never trusted, so the limit holds either way.
+async fn rate_reservations_with_a_stale_window_never_pass_the_limit(db: TestDb) {
+    let store = db.store().clone();
+    let a = owner(&store, "own_a").await;
+    store.insert_key(new_key(&a, "0000000a")).await.unwrap();
+    // The start of a minute: the previous minute's bucket is empty.
+    let now = datetime!(2026-11-20 10:00:00 UTC);
+    let limit = 100;
+    let first = store
+        .reserve_rate("0000000a", limit, now, 30, None)
+        .await
+        .unwrap();
+    assert_eq!(first.granted, 30);
+    let second = store
+        .reserve_rate("0000000a", limit, now, 30, Some(first.state))
+        .await
+        .unwrap();
+    assert_eq!((second.granted, second.state.current), (30, 60));
+    // `first.state` is stale now: the reservation must still count the 60 taken.
+    let third = store
+        .reserve_rate("0000000a", limit, now, 30, Some(first.state))
+        .await
+        .unwrap();
+    assert_eq!((third.granted, third.state.current), (30, 90));
+    let fourth = store
+        .reserve_rate("0000000a", limit, now, 30, Some(first.state))
+        .await
+        .unwrap();
+    assert_eq!((fourth.granted, fourth.state.current), (10, 100));
+    // A copy that says there is room while the stored window is full grants nothing.
+    let none = store
+        .reserve_rate("0000000a", limit, now, 1, Some(second.state))
+        .await
+        .unwrap();
+    assert_eq!(none.granted, 0);
+    // A copy that says the window is full is checked against the stored one too.
+    let full_copy = twin_meter::rate::RateWindow {
+        minute: fourth.state.minute,
+        previous: 0,
+        current: 100,
+    };
+    // Two minutes on, the full minute has left the window.
+    let later = now + time::Duration::minutes(2);
+    let fresh = store
+        .reserve_rate("0000000a", limit, later, 5, Some(full_copy))
+        .await
+        .unwrap();
+    assert!(fresh.granted > 0, "{fresh:?}");
+    assert_eq!(store.rate_window("0000000a").await.unwrap(), fresh.state);
+}
+
 twin_store::backend_tests!(
     migrations_run_up_down_up,
     owners_are_created_read_and_changed,
@@ -535,6 +668,8 @@ twin_store::backend_tests!(
     concurrent_quota_reservations_never_pass_the_limit,
     concurrent_spend_reservations_never_pass_the_cap,
     audit_events_are_kept_in_order,
+    usage_batches_larger_than_one_statement_are_written_whole,
+    rate_reservations_with_a_stale_window_never_pass_the_limit,
 );
 
 #[tokio::test]

@@ -868,6 +868,20 @@ impl<'a> BackendRun<'a> {
             rate: rate.filter(|_| self.wrk.holds_rate()),
         };
         let wrk_log = self.dir.join(format!("wrk-{slug}.txt"));
+        if matches!(traffic, Traffic::ManyKeys) {
+            // The steady state is what `many` measures: every key's first request (the cold
+            // path) is sent here, once, and timed on its own.
+            let keys = std::fs::read_to_string(&self.keys_file)?;
+            let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+            let took = prime_keys(env.addr, &keys, self.options.connections.min(16))?;
+            eprintln!(
+                "[{}] {label}: first request of each of {} keys (cold path) in {:.1} s, {:.0} req/s",
+                self.backend.as_str(),
+                keys.len(),
+                took.as_secs_f64(),
+                keys.len() as f64 / took.as_secs_f64().max(1e-9)
+            );
+        }
         if !self.options.warmup.is_zero() {
             self.wrk.run(&load(self.options.warmup), &wrk_log)?;
             self.settle(label);
@@ -1006,6 +1020,61 @@ impl<'a> BackendRun<'a> {
         script.push_str(include_str!("../../bench/report.lua"));
         script
     }
+}
+
+/// Sends one preset request per key over `connections` keep-alive connections, every answer
+/// checked to be 200; returns the time it took.
+fn prime_keys(addr: SocketAddr, keys: &[&str], connections: u32) -> Result<Duration> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let started = Instant::now();
+    let per = keys.len().div_ceil(connections.max(1) as usize).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = keys
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || -> Result<()> {
+                    let stream = std::net::TcpStream::connect(addr)?;
+                    stream.set_nodelay(true)?;
+                    let mut reader = BufReader::new(stream.try_clone()?);
+                    let mut writer = stream;
+                    for key in chunk {
+                        write!(
+                            writer,
+                            "GET {PRESET_PATH} HTTP/1.1\r\nHost: {addr}\r\nX-Twin-Key: {key}\r\n\r\n"
+                        )?;
+                        let mut status = String::new();
+                        reader.read_line(&mut status)?;
+                        if status.split(' ').nth(1) != Some("200") {
+                            bail!("priming: {key:.16}… answered {}", status.trim());
+                        }
+                        let mut length = 0usize;
+                        loop {
+                            let mut line = String::new();
+                            reader.read_line(&mut line)?;
+                            let line = line.trim_end();
+                            if line.is_empty() {
+                                break;
+                            }
+                            if let Some((name, value)) = line.split_once(':')
+                                && name.eq_ignore_ascii_case("content-length")
+                            {
+                                length = value.trim().parse().context("content-length")?;
+                            }
+                        }
+                        let mut body = vec![0u8; length];
+                        reader.read_exact(&mut body)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a priming thread panicked"))??;
+        }
+        Ok(started.elapsed())
+    })
 }
 
 /// A label as a file-name fragment.
