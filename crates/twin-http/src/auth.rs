@@ -240,20 +240,26 @@ pub async fn authorize(
     } else {
         state.prices.for_route(req.match_pattern().as_deref())
     };
-    req.extensions_mut().insert(MeterState {
-        headers: state.meter.peek(&caller.key, cost, now),
-        charge: None,
-    });
-
+    // A request refused before metering still reports the key's metering headers, as this
+    // replica knows them (computed only then: admitted requests get them from the meter).
+    let refuse = |err: ApiError| {
+        req.extensions_mut().insert(MeterState {
+            headers: state.meter.peek(&caller.key, cost, now),
+            charge: None,
+        });
+        Err(err)
+    };
     if !caller.key.scopes.contains(scope) {
-        return Err(ApiError::new(
-            ErrorCode::MissingScope,
-            format!("this endpoint needs the `{}` scope", scope.as_str()),
-        )
-        .with("requiredScope", scope.as_str()));
+        return refuse(
+            ApiError::new(
+                ErrorCode::MissingScope,
+                format!("this endpoint needs the `{}` scope", scope.as_str()),
+            )
+            .with("requiredScope", scope.as_str()),
+        );
     }
     if !caller.plan.api_access {
-        return Err(ApiError::new(
+        return refuse(ApiError::new(
             ErrorCode::PlanRequired,
             "the owner's plan has no API access; the keys stay stored until the plan is upgraded",
         ));

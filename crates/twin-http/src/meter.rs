@@ -155,6 +155,20 @@ impl RateLease {
     fn known(&self) -> Option<RateWindow> {
         (self.window.minute != 0).then_some(self.window)
     }
+
+    /// Adds a reservation's slots. Slots counted in a later minute than those held replace
+    /// them (the held ones expire now); a reservation of an earlier minute, landing late, is
+    /// dropped.
+    fn apply(&mut self, r: &twin_meter::rate::RateReservation) {
+        if r.valid_until_unix_ms == self.valid_until_ms {
+            self.window = r.state;
+            self.unused = self.unused.saturating_add(r.granted);
+        } else if r.valid_until_unix_ms > self.valid_until_ms {
+            self.window = r.state;
+            self.valid_until_ms = r.valid_until_unix_ms;
+            self.unused = r.granted;
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -202,7 +216,49 @@ impl KeyLeases {
     }
 }
 
-type Entry = Arc<tokio::sync::Mutex<KeyLeases>>;
+/// A key's metering state: the allowances behind a plain mutex (held only briefly, never
+/// across a database call) and a gate held by whoever is reserving for the key.
+#[derive(Default)]
+struct KeyEntry {
+    state: Mutex<KeyLeases>,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+type Entry = Arc<KeyEntry>;
+
+fn lock(entry: &Entry) -> std::sync::MutexGuard<'_, KeyLeases> {
+    entry.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One admission's fixed inputs.
+struct Ask<'a> {
+    key: &'a KeyRecord,
+    cost: i64,
+    counted: bool,
+    now: OffsetDateTime,
+    now_ms: i64,
+    month: OffsetDateTime,
+    month_ms: i64,
+    period: Period,
+    period_start: OffsetDateTime,
+    period_start_ms: i64,
+    rate_limit: u32,
+}
+
+/// What one pass over a key's allowances concluded.
+enum Step {
+    /// Admitted (everything spent) or refused.
+    Done(Result<(Charge, MeterHeaders), (Denial, MeterHeaders)>),
+    /// Rate slots must be reserved first.
+    Rate {
+        want: u32,
+        known: Option<RateWindow>,
+    },
+    /// Quota units must be reserved first.
+    Quota { want: i64 },
+    /// Credits must be reserved first (`min`: what this request still lacks).
+    Spend { want: i64, min: i64 },
+}
 
 /// The metering engine of one replica.
 pub struct Meter {
@@ -254,6 +310,10 @@ impl Meter {
     /// Admits one request of `key` costing `cost` micro-credits; `counted` says whether it
     /// counts against the monthly quota (`/health` does not). Returns the charge and the
     /// header values, or the denial with the header values as they stand.
+    ///
+    /// The key's state is behind a plain mutex that is never held across a database call:
+    /// a request that needs a reservation releases it, reserves, and comes back to spend, so
+    /// the requests of a busy key never queue behind a round trip.
     pub async fn admit(
         &self,
         key: &KeyRecord,
@@ -262,160 +322,287 @@ impl Meter {
         now: OffsetDateTime,
     ) -> Result<(Charge, MeterHeaders), (Denial, MeterHeaders)> {
         let entry = self.entry(&key.id);
-        let mut leases = entry.lock().await;
-        leases.last_used = Some(std::time::Instant::now());
-        leases.quota_limit = key.monthly_quota;
-        leases.spend_cap = key.spend_limit;
-        let now_ms = ms(now);
-        let month = twin_meter::month_start(now);
         let period: Period = key.spend_period.parse().unwrap_or_default();
+        let month = twin_meter::month_start(now);
         let period_start = period.start(now);
-        let rate_limit = u32::try_from(key.rate_limit_rpm).unwrap_or(u32::MAX);
+        let ask = Ask {
+            key,
+            cost,
+            counted,
+            now,
+            now_ms: ms(now),
+            month,
+            month_ms: ms(month),
+            period,
+            period_start,
+            period_start_ms: ms(period_start),
+            rate_limit: u32::try_from(key.rate_limit_rpm).unwrap_or(u32::MAX),
+        };
+        let (mut entry, mut step) = self.begin(entry, &ask);
+        // Each turn either finishes or reserves fresh units from the database, which are
+        // finite in every period (a spend without a cap grants whatever is asked), so the
+        // loop ends.
+        loop {
+            if let Step::Done(result) = step {
+                return result;
+            }
+            // One reservation per key at a time on this replica (the background refill takes
+            // the same gate), so grants are applied in the order the database made them and
+            // the quota headers stay exact. Requests that find units keep spending meanwhile.
+            let gate = entry.gate.clone().lock_owned().await;
+            // A reservation that finished while we waited may have covered this request.
+            let need = {
+                let mut leases = lock(&entry);
+                if leases.detached {
+                    None
+                } else {
+                    Some(self.step(&entry, &mut leases, &ask))
+                }
+            };
+            let Some(need) = need else {
+                drop(gate);
+                (entry, step) = self.begin(self.entry(&key.id), &ask);
+                continue;
+            };
+            step = match need {
+                Step::Done(result) => return result,
+                Step::Rate { want, known } => {
+                    let reserved = self
+                        .store
+                        .reserve_rate(&key.id, ask.rate_limit, now, want, known)
+                        .await;
+                    let mut leases = lock(&entry);
+                    if leases.detached {
+                        // The key was forgotten meanwhile (its limits changed): start over on
+                        // a fresh entry. Rate slots are not given back.
+                        drop(leases);
+                        drop(gate);
+                        (entry, step) = self.begin(self.entry(&key.id), &ask);
+                        continue;
+                    }
+                    match reserved {
+                        Ok(r) => {
+                            leases.rate.apply(&r);
+                            if leases.rate.unused == 0 {
+                                let d =
+                                    twin_meter::decide_at_ms(r.state, ask.rate_limit, ask.now_ms);
+                                let retry_after_ms = d.retry_after_ms.max(1);
+                                leases.rate.full_until_ms =
+                                    ask.now_ms + i64::try_from(retry_after_ms).unwrap_or(1);
+                                let headers = self.headers_for(&leases, &ask, Some(&d));
+                                return Err((Denial::Rate { retry_after_ms }, headers));
+                            }
+                        }
+                        Err(e) => {
+                            let headers = self.headers_for(&leases, &ask, None);
+                            return Err((Denial::Store(e), headers));
+                        }
+                    }
+                    self.step(&entry, &mut leases, &ask)
+                }
+                Step::Quota { want } => {
+                    let granted = self
+                        .store
+                        .reserve_quota(&key.id, month, key.monthly_quota, want)
+                        .await;
+                    let g = match granted {
+                        Ok(g) => g,
+                        Err(e) => {
+                            let headers = self.headers_for(&lock(&entry), &ask, None);
+                            return Err((Denial::Store(e), headers));
+                        }
+                    };
+                    let next = {
+                        let mut leases = lock(&entry);
+                        if leases.detached {
+                            None
+                        } else {
+                            if leases.quota.month == ask.month_ms {
+                                leases.quota.reserved = leases.quota.reserved.max(g.used);
+                                leases.quota.unused += g.granted;
+                            }
+                            if leases.quota.unused == 0 {
+                                leases.quota.spent_until =
+                                    Some(std::time::Instant::now() + SPENT_MEMORY);
+                                let headers = self.headers_for(&leases, &ask, None);
+                                return Err((Denial::Quota, headers));
+                            }
+                            Some(self.step(&entry, &mut leases, &ask))
+                        }
+                    };
+                    match next {
+                        Some(next) => next,
+                        None => {
+                            // Forgotten meanwhile: the grant goes back, and the request
+                            // starts over on a fresh entry.
+                            drop(gate);
+                            let _ = self.store.release_quota(&key.id, month, g.granted).await;
+                            (entry, step) = self.begin(self.entry(&key.id), &ask);
+                            continue;
+                        }
+                    }
+                }
+                Step::Spend { want, min } => {
+                    let granted = self
+                        .store
+                        .reserve_spend(&key.id, period_start, key.spend_limit, want, min)
+                        .await;
+                    let g = match granted {
+                        Ok(g) => g,
+                        Err(e) => {
+                            let headers = self.headers_for(&lock(&entry), &ask, None);
+                            return Err((Denial::Store(e), headers));
+                        }
+                    };
+                    let next = {
+                        let mut leases = lock(&entry);
+                        if leases.detached {
+                            None
+                        } else {
+                            if leases.spend.period_start == ask.period_start_ms {
+                                leases.spend.reserved = leases.spend.reserved.max(g.used);
+                                leases.spend.unused += g.granted;
+                            }
+                            if leases.spend.unused < cost {
+                                leases.spend.spent_until =
+                                    Some((std::time::Instant::now() + SPENT_MEMORY, cost));
+                                let headers = self.headers_for(&leases, &ask, None);
+                                return Err((Denial::Spend, headers));
+                            }
+                            Some(self.step(&entry, &mut leases, &ask))
+                        }
+                    };
+                    match next {
+                        Some(next) => next,
+                        None => {
+                            drop(gate);
+                            let _ = self
+                                .store
+                                .release_spend(&key.id, period_start, g.granted)
+                                .await;
+                            (entry, step) = self.begin(self.entry(&key.id), &ask);
+                            continue;
+                        }
+                    }
+                }
+            };
+        }
+    }
 
+    /// Marks the key used and makes the first pass over its allowances, on an entry that is
+    /// still the meter's (one forgotten meanwhile is replaced by a fresh one).
+    fn begin(&self, mut entry: Entry, ask: &Ask<'_>) -> (Entry, Step) {
+        loop {
+            let step = {
+                let mut leases = lock(&entry);
+                if !leases.detached {
+                    leases.last_used = Some(std::time::Instant::now());
+                    leases.quota_limit = ask.key.monthly_quota;
+                    leases.spend_cap = ask.key.spend_limit;
+                    Some(self.step(&entry, &mut leases, ask))
+                } else {
+                    None
+                }
+            };
+            match step {
+                Some(step) => return (entry, step),
+                None => entry = self.entry(&ask.key.id),
+            }
+        }
+    }
+
+    /// One pass over the key's allowances under its lock: spends them all (rate → quota →
+    /// spend, all or nothing), refuses from what is known locally, or names the first one
+    /// that needs a reservation.
+    fn step(&self, entry: &Entry, leases: &mut KeyLeases, ask: &Ask<'_>) -> Step {
+        let (key, cost, counted, rate_limit) = (ask.key, ask.cost, ask.counted, ask.rate_limit);
         // Roll allowances that belong to a past period: they were counted in that period
         // and are simply dropped.
-        if leases.quota.month != ms(month) {
+        if leases.quota.month != ask.month_ms {
             leases.quota = QuotaLease {
-                month: ms(month),
+                month: ask.month_ms,
                 reserved: -1,
                 ..Default::default()
             };
         }
-        if leases.spend.period_start != ms(period_start) {
+        if leases.spend.period_start != ask.period_start_ms {
             leases.spend = SpendLease {
-                period_start: ms(period_start),
+                period_start: ask.period_start_ms,
                 reserved: -1,
                 ..Default::default()
             };
         }
-        if leases.rate.valid_until_ms <= now_ms {
+        if leases.rate.valid_until_ms <= ask.now_ms {
             leases.rate.unused = 0;
         }
 
         // 1. Rate. A window known to be full stays full until its next free slot: other
         // replicas can only add to it, so the database need not be asked again before then.
-        if rate_limit > 0 && leases.rate.unused == 0 && now_ms < leases.rate.full_until_ms {
-            let d = twin_meter::decide_at_ms(leases.rate.window, rate_limit, now_ms);
-            let retry_after_ms = u64::try_from(leases.rate.full_until_ms - now_ms)
-                .unwrap_or(1)
-                .max(1);
-            let headers = self.headers(&leases, key, rate_limit, Some(&d), cost, period, now);
-            return Err((Denial::Rate { retry_after_ms }, headers));
-        }
         if rate_limit > 0 && leases.rate.unused == 0 {
+            if ask.now_ms < leases.rate.full_until_ms {
+                let d = twin_meter::decide_at_ms(leases.rate.window, rate_limit, ask.now_ms);
+                let retry_after_ms = u64::try_from(leases.rate.full_until_ms - ask.now_ms)
+                    .unwrap_or(1)
+                    .max(1);
+                let headers = self.headers_for(leases, ask, Some(&d));
+                return Step::Done(Err((Denial::Rate { retry_after_ms }, headers)));
+            }
             let want = u32::try_from((i64::from(rate_limit) / 16).clamp(1, self.config.max_block))
                 .unwrap_or(1);
-            match self
-                .store
-                .reserve_rate(&key.id, rate_limit, now, want, leases.rate.known())
-                .await
-            {
-                Ok(r) => {
-                    leases.rate.window = r.state;
-                    leases.rate.valid_until_ms = r.valid_until_unix_ms;
-                    leases.rate.unused = r.granted;
-                    if r.granted == 0 {
-                        let d = twin_meter::decide_at_ms(r.state, rate_limit, now_ms);
-                        leases.rate.full_until_ms =
-                            now_ms + i64::try_from(d.retry_after_ms.max(1)).unwrap_or(1);
-                        let headers =
-                            self.headers(&leases, key, rate_limit, Some(&d), cost, period, now);
-                        return Err((
-                            Denial::Rate {
-                                retry_after_ms: d.retry_after_ms.max(1),
-                            },
-                            headers,
-                        ));
-                    }
-                }
-                Err(e) => {
-                    let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
-                    return Err((Denial::Store(e), headers));
-                }
-            }
+            return Step::Rate {
+                want,
+                known: leases.rate.known(),
+            };
         }
 
         // 2. Monthly quota. A quota the database just called spent is refused locally for a
         // moment, so a client calling past its quota costs no round trips.
-        let instant = std::time::Instant::now();
-        if counted
-            && leases.quota.unused == 0
-            && leases.quota.spent_until.is_some_and(|t| instant < t)
-        {
-            let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
-            return Err((Denial::Quota, headers));
-        }
         if counted && leases.quota.unused == 0 {
-            let limit = key.monthly_quota;
-            let left = if leases.quota.reserved < 0 {
-                limit
-            } else {
-                limit - leases.quota.reserved
-            };
-            let want = (left / 16).clamp(1, self.config.max_block);
-            match self.store.reserve_quota(&key.id, month, limit, want).await {
-                Ok(g) => {
-                    leases.quota.reserved = g.used;
-                    leases.quota.unused += g.granted;
-                    if g.granted == 0 {
-                        leases.quota.spent_until = Some(instant + SPENT_MEMORY);
-                        let headers =
-                            self.headers(&leases, key, rate_limit, None, cost, period, now);
-                        return Err((Denial::Quota, headers));
-                    }
-                }
-                Err(e) => {
-                    let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
-                    return Err((Denial::Store(e), headers));
-                }
+            if leases
+                .quota
+                .spent_until
+                .is_some_and(|t| std::time::Instant::now() < t)
+            {
+                let headers = self.headers_for(leases, ask, None);
+                return Step::Done(Err((Denial::Quota, headers)));
             }
-        } else if leases.quota.reserved < 0 {
+            let left = if leases.quota.reserved < 0 {
+                key.monthly_quota
+            } else {
+                key.monthly_quota - leases.quota.reserved
+            };
+            return Step::Quota {
+                want: (left / 16).clamp(1, self.config.max_block),
+            };
+        }
+        if leases.quota.reserved < 0 {
             // First sight of this key in the month on this replica: report the stored count.
-            leases.quota.reserved = key.counters.quota_used_in(month);
+            leases.quota.reserved = key.counters.quota_used_in(ask.month);
         }
 
         // 3. Spend. As for the quota, a cap the database just called reached is refused
         // locally for a moment (for requests costing at least as much).
-        if cost > 0
-            && leases.spend.unused < cost
-            && leases
+        if cost > 0 && leases.spend.unused < cost {
+            if leases
                 .spend
                 .spent_until
-                .is_some_and(|(t, c)| instant < t && cost >= c)
-        {
-            let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
-            return Err((Denial::Spend, headers));
-        }
-        if cost > 0 && leases.spend.unused < cost {
-            let cap = key.spend_limit;
-            let left = match cap {
+                .is_some_and(|(t, c)| std::time::Instant::now() < t && cost >= c)
+            {
+                let headers = self.headers_for(leases, ask, None);
+                return Step::Done(Err((Denial::Spend, headers)));
+            }
+            let left = match key.spend_limit {
                 Some(cap) if leases.spend.reserved >= 0 => cap - leases.spend.reserved,
                 Some(cap) => cap,
                 None => i64::MAX / 4,
             };
-            let want = (left / 16).clamp(cost, cost.saturating_mul(self.config.max_block));
-            match self
-                .store
-                .reserve_spend(&key.id, period_start, cap, want, cost - leases.spend.unused)
-                .await
-            {
-                Ok(g) => {
-                    leases.spend.reserved = g.used;
-                    leases.spend.unused += g.granted;
-                    if leases.spend.unused < cost {
-                        leases.spend.spent_until = Some((instant + SPENT_MEMORY, cost));
-                        let headers =
-                            self.headers(&leases, key, rate_limit, None, cost, period, now);
-                        return Err((Denial::Spend, headers));
-                    }
-                }
-                Err(e) => {
-                    let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
-                    return Err((Denial::Store(e), headers));
-                }
-            }
-        } else if leases.spend.reserved < 0 {
-            leases.spend.reserved = key.counters.spend_used_in(period_start);
+            return Step::Spend {
+                want: (left / 16).clamp(cost, cost.saturating_mul(self.config.max_block)),
+                min: cost - leases.spend.unused,
+            };
+        }
+        if leases.spend.reserved < 0 {
+            leases.spend.reserved = key.counters.spend_used_in(ask.period_start);
         }
 
         // Everything is available: spend it together.
@@ -431,9 +618,9 @@ impl Meter {
             leases.spend.unused -= cost;
             charge.credits = cost;
         }
-        self.refill_ahead(&entry, &mut leases, key, rate_limit, counted, cost, now);
-        let headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
-        Ok((charge, headers))
+        self.refill_ahead(entry, leases, key, rate_limit, counted, cost, ask.now);
+        let headers = self.headers_for(leases, ask, None);
+        Step::Done(Ok((charge, headers)))
     }
 
     /// Starts background reservations for allowances running low (see the module docs).
@@ -459,22 +646,25 @@ impl Meter {
                 let (store, entry, key_id) = (self.store.clone(), entry.clone(), key.id.clone());
                 let (month, limit) = (leases.quota.month, key.monthly_quota);
                 runtime.spawn(async move {
+                    let _gate = entry.gate.clone().lock_owned().await;
                     let grant = store
                         .reserve_quota(&key_id, from_ms(month), limit, want)
                         .await;
-                    let mut leases = entry.lock().await;
-                    leases.quota.refilling = false;
-                    let Ok(g) = grant else { return };
-                    if leases.detached {
+                    let detached = {
+                        let mut leases = lock(&entry);
+                        leases.quota.refilling = false;
+                        let Ok(g) = grant else { return };
+                        if !leases.detached && leases.quota.month == month {
+                            leases.quota.reserved = leases.quota.reserved.max(g.used);
+                            leases.quota.unused += g.granted;
+                        }
+                        // A grant of a month that has ended was counted in it and is dropped.
+                        leases.detached.then_some(g.granted)
+                    };
+                    if let Some(units) = detached {
                         // Nobody will spend it here: give it back at once.
-                        let _ = store
-                            .release_quota(&key_id, from_ms(month), g.granted)
-                            .await;
-                    } else if leases.quota.month == month {
-                        leases.quota.reserved = leases.quota.reserved.max(g.used);
-                        leases.quota.unused += g.granted;
+                        let _ = store.release_quota(&key_id, from_ms(month), units).await;
                     }
-                    // A grant of a month that has ended was counted in it and is dropped.
                 });
             }
         }
@@ -489,19 +679,22 @@ impl Meter {
                 let (store, entry, key_id) = (self.store.clone(), entry.clone(), key.id.clone());
                 let (start, cap) = (leases.spend.period_start, key.spend_limit);
                 runtime.spawn(async move {
+                    let _gate = entry.gate.clone().lock_owned().await;
                     let grant = store
                         .reserve_spend(&key_id, from_ms(start), cap, want, cost)
                         .await;
-                    let mut leases = entry.lock().await;
-                    leases.spend.refilling = false;
-                    let Ok(g) = grant else { return };
-                    if leases.detached {
-                        let _ = store
-                            .release_spend(&key_id, from_ms(start), g.granted)
-                            .await;
-                    } else if leases.spend.period_start == start {
-                        leases.spend.reserved = leases.spend.reserved.max(g.used);
-                        leases.spend.unused += g.granted;
+                    let detached = {
+                        let mut leases = lock(&entry);
+                        leases.spend.refilling = false;
+                        let Ok(g) = grant else { return };
+                        if !leases.detached && leases.spend.period_start == start {
+                            leases.spend.reserved = leases.spend.reserved.max(g.used);
+                            leases.spend.unused += g.granted;
+                        }
+                        leases.detached.then_some(g.granted)
+                    };
+                    if let Some(micros) = detached {
+                        let _ = store.release_spend(&key_id, from_ms(start), micros).await;
                     }
                 });
             }
@@ -515,28 +708,39 @@ impl Meter {
                 let want = u32::try_from(want).unwrap_or(1);
                 let known = leases.rate.known();
                 runtime.spawn(async move {
+                    let _gate = entry.gate.clone().lock_owned().await;
                     let reservation = store
                         .reserve_rate(&key_id, rate_limit, now, want, known)
                         .await;
-                    let mut leases = entry.lock().await;
+                    let mut leases = lock(&entry);
                     leases.rate.refilling = false;
-                    let Ok(r) = reservation else { return };
-                    if leases.detached || r.granted == 0 {
-                        // Rate slots are never given back: they expire with their minute.
-                        return;
-                    }
-                    if r.valid_until_unix_ms == leases.rate.valid_until_ms {
-                        leases.rate.window = r.state;
-                        leases.rate.unused = leases.rate.unused.saturating_add(r.granted);
-                    } else if r.valid_until_unix_ms > leases.rate.valid_until_ms {
-                        // Counted in a later minute than the slots held: those expire now.
-                        leases.rate.window = r.state;
-                        leases.rate.valid_until_ms = r.valid_until_unix_ms;
-                        leases.rate.unused = r.granted;
+                    // Rate slots are never given back: they expire with their minute.
+                    if let Ok(r) = reservation
+                        && !leases.detached
+                        && r.granted > 0
+                    {
+                        leases.rate.apply(&r);
                     }
                 });
             }
         }
+    }
+
+    fn headers_for(
+        &self,
+        leases: &KeyLeases,
+        ask: &Ask<'_>,
+        decision: Option<&RateDecision>,
+    ) -> MeterHeaders {
+        self.headers(
+            leases,
+            ask.key,
+            ask.rate_limit,
+            decision,
+            ask.cost,
+            ask.period,
+            ask.now,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -606,7 +810,7 @@ impl Meter {
         let month = ms(twin_meter::month_start(now));
         let period_start = ms(period.start(now));
         if let Some(entry) = entry
-            && let Ok(leases) = entry.try_lock()
+            && let Ok(leases) = entry.state.try_lock()
             && leases.quota.month == month
             && leases.quota.reserved >= 0
             && leases.spend.period_start == period_start
@@ -633,7 +837,7 @@ impl Meter {
             let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
             keys.get(key_id).cloned()
         };
-        match entry.as_ref().and_then(|e| e.try_lock().ok()) {
+        match entry.as_ref().and_then(|e| e.state.try_lock().ok()) {
             Some(leases) if leases.quota.month == ms(twin_meter::month_start(now)) => {
                 (leases.quota.unused, leases.spend.unused)
             }
@@ -644,7 +848,7 @@ impl Meter {
     /// Gives back what a request spent when its answer must not count (425, 5xx).
     pub async fn refund(&self, key_id: &str, charge: Charge) {
         let entry = self.entry(key_id);
-        let mut leases = entry.lock().await;
+        let mut leases = lock(&entry);
         if charge.quota {
             leases.quota.unused += 1;
         }
@@ -658,9 +862,8 @@ impl Meter {
             keys.remove(key_id)
         };
         if let Some(entry) = entry {
-            let mut leases = entry.lock().await;
-            leases.detached = true;
-            self.give_back(key_id, &mut leases).await;
+            lock(&entry).detached = true;
+            self.give_back(key_id, &entry).await;
         }
     }
 
@@ -671,40 +874,51 @@ impl Meter {
             let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
             keys.remove(key_id)
         };
-        if let (Some(entry), Ok(rt)) = (entry, tokio::runtime::Handle::try_current()) {
-            let meter = self.clone();
-            let key_id = key_id.to_owned();
-            rt.spawn(async move {
-                let mut leases = entry.lock().await;
-                leases.detached = true;
-                meter.give_back(&key_id, &mut leases).await;
-            });
+        if let Some(entry) = entry {
+            lock(&entry).detached = true;
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let meter = self.clone();
+                let key_id = key_id.to_owned();
+                rt.spawn(async move { meter.give_back(&key_id, &entry).await });
+            }
         }
     }
 
-    async fn give_back(&self, key_id: &str, leases: &mut KeyLeases) {
-        if leases.quota.unused > 0 {
-            let month = from_ms(leases.quota.month);
-            if self
+    /// Returns the key's unspent quota units and credits to the database. What cannot be
+    /// returned (the database is down) stays held, to be returned later.
+    async fn give_back(&self, key_id: &str, entry: &Entry) {
+        let (units, month, micros, start) = {
+            let mut leases = lock(entry);
+            let units = std::mem::take(&mut leases.quota.unused);
+            leases.quota.reserved -= units;
+            let micros = std::mem::take(&mut leases.spend.unused);
+            leases.spend.reserved -= micros;
+            (units, leases.quota.month, micros, leases.spend.period_start)
+        };
+        if units > 0
+            && self
                 .store
-                .release_quota(key_id, month, leases.quota.unused)
+                .release_quota(key_id, from_ms(month), units)
                 .await
-                .is_ok()
-            {
-                leases.quota.reserved -= leases.quota.unused;
-                leases.quota.unused = 0;
+                .is_err()
+        {
+            let mut leases = lock(entry);
+            if leases.quota.month == month {
+                leases.quota.unused += units;
+                leases.quota.reserved += units;
             }
         }
-        if leases.spend.unused > 0 {
-            let start = from_ms(leases.spend.period_start);
-            if self
+        if micros > 0
+            && self
                 .store
-                .release_spend(key_id, start, leases.spend.unused)
+                .release_spend(key_id, from_ms(start), micros)
                 .await
-                .is_ok()
-            {
-                leases.spend.reserved -= leases.spend.unused;
-                leases.spend.unused = 0;
+                .is_err()
+        {
+            let mut leases = lock(entry);
+            if leases.spend.period_start == start {
+                leases.spend.unused += micros;
+                leases.spend.reserved += micros;
             }
         }
         // Rate slots are not given back: they expire with their minute.
@@ -718,22 +932,32 @@ impl Meter {
             keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
         };
         for (key_id, entry) in all {
-            let Ok(mut leases) = entry.try_lock() else {
-                continue;
+            let release = {
+                let leases = lock(&entry);
+                let idle_for = leases.last_used.map_or(Duration::MAX, |t| t.elapsed());
+                idle_for >= self.config.idle_forget
+                    || (idle_for >= self.config.idle_release && leases.holds_contended_units())
             };
-            let idle_for = leases.last_used.map_or(Duration::MAX, |t| t.elapsed());
-            let release = idle_for >= self.config.idle_forget
-                || (idle_for >= self.config.idle_release && leases.holds_contended_units());
-            if release {
-                self.give_back(&key_id, &mut leases).await;
-                drop(leases);
+            if !release {
+                continue;
+            }
+            // Forgotten first, so no request spends from the entry while it is emptied.
+            let removed = {
                 let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(current) = keys.get(&key_id)
-                    && Arc::ptr_eq(current, &entry)
-                    && Arc::strong_count(&entry) <= 2
-                {
-                    keys.remove(&key_id);
+                // Only while nobody else holds it (an admission in flight, a refill): the map
+                // and this loop hold the only references.
+                match keys.get(&key_id) {
+                    Some(current)
+                        if Arc::ptr_eq(current, &entry) && Arc::strong_count(&entry) <= 2 =>
+                    {
+                        keys.remove(&key_id)
+                    }
+                    _ => None,
                 }
+            };
+            if removed.is_some() {
+                lock(&entry).detached = true;
+                self.give_back(&key_id, &entry).await;
             }
         }
     }
@@ -745,9 +969,8 @@ impl Meter {
             keys.drain().collect()
         };
         for (key_id, entry) in all {
-            let mut leases = entry.lock().await;
-            leases.detached = true;
-            self.give_back(&key_id, &mut leases).await;
+            lock(&entry).detached = true;
+            self.give_back(&key_id, &entry).await;
         }
     }
 
