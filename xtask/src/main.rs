@@ -47,9 +47,14 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo xtask` (cargo run) sets CARGO_MANIFEST_DIR for the process: prefer it to the
+    // directory compiled in, which is another checkout's when a target directory is shared.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
-        .expect("xtask lives in the workspace")
+        .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")))
         .into()
 }
 

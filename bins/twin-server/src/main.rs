@@ -6,6 +6,7 @@
 mod cli;
 mod config;
 mod demo;
+mod malloc;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -65,8 +66,13 @@ enum Command {
     LoginLink(cli::login_link::LoginLinkArgs),
 }
 
+fn main() -> ExitCode {
+    malloc::limit_arenas();
+    start()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn start() -> ExitCode {
     // Errors leave as one line on stderr and a non-zero status, without a backtrace.
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
