@@ -56,9 +56,12 @@ impl diesel_async::sync_connection_wrapper::SpawnBlocking for StoreRuntime {
     }
 }
 
-/// Settings applied to every SQLite connection: WAL so readers never block the writer, a busy
-/// timeout so concurrent writers queue instead of failing, and enforced foreign keys.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+/// Settings applied to every SQLite connection: a busy timeout so concurrent writers queue
+/// instead of failing, WAL so readers never block the writer, and enforced foreign keys. The
+/// busy timeout comes first: switching to WAL takes a lock, and without the timeout a new
+/// connection opened while another process (the CLI, a server) writes failed at once with
+/// "database is locked".
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 /// Which database a [`crate::Store`] talks to.
