@@ -163,23 +163,15 @@ macro_rules! with_conn {
 pub(crate) use with_conn;
 
 /// [`with_conn!`] for a write on the hot path: on SQLite the store's writer lock is taken
-/// first (see `Store::sqlite_writer`). Must not be nested.
+/// first (see `Store::sqlite_writer`) and held until `$body` is done. Must not be nested.
 macro_rules! with_write_conn {
-    ($store:expr, |$conn:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::db::DbPool::Pg(pool) => {
-                let mut guard = pool.get().await?;
-                let $conn: &mut ::diesel_async::AsyncPgConnection = &mut guard;
-                $body
-            }
-            $crate::db::DbPool::Sqlite(pool) => {
-                let _writing = $store.sqlite_writer.lock().await;
-                let mut guard = pool.get().await?;
-                let $conn: &mut $crate::db::SqliteConn = &mut guard;
-                $body
-            }
-        }
-    };
+    ($store:expr, |$conn:ident| $body:expr) => {{
+        let _writing = match &$store.pool {
+            $crate::db::DbPool::Sqlite(_) => Some($store.sqlite_writer.lock().await),
+            $crate::db::DbPool::Pg(_) => None,
+        };
+        $crate::db::with_conn!($store, |$conn| $body)
+    }};
 }
 pub(crate) use with_write_conn;
 
