@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use twin_http::prices::Prices;
+use twin_core::prices::Prices;
 use twin_keys::{KeyHasher, Pepper};
 use twin_meter::plans::{Plan, PlanCatalog};
 use twin_render::PresetCatalog;

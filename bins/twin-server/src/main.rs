@@ -174,7 +174,7 @@ async fn serve(config: Config) -> Result<()> {
     state.prices = config.prices.clone();
     let usage = state.usage.clone();
     let meter = state.meter.clone();
-    twin_http::retention::spawn(
+    twin_core::retention::spawn(
         store.clone(),
         config.usage_retention_days,
         state.clock.clone(),

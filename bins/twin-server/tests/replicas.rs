@@ -3,7 +3,7 @@
 //! killed with SIGKILL mid-load and restarted, and a graceful SIGTERM stop that must give its
 //! unspent quota lease back.
 //!
-//! The bound used for a crash is the one `twin_http::meter` documents: a killed replica strands
+//! The bound used for a crash is the one `twin_core::meter` documents: a killed replica strands
 //! at most the unspent part of one quota block per key, and a block is never more than 64
 //! units. Requests the killed process had already admitted but never answered are consumed
 //! too (their unit was spent), so they are counted separately and reported.

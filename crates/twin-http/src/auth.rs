@@ -13,10 +13,10 @@ use twin_store::{KeyEnv, KeyRecord, KeyStatus, Owner, Scope, StoreError};
 
 use std::sync::Arc;
 
-use crate::caches::CachedKey;
 use crate::error::{ApiError, ErrorCode};
-use crate::meter::{Charge, Denial, MeterHeaders};
 use crate::state::AppState;
+use twin_core::caches::CachedKey;
+use twin_core::meter::{Charge, Denial, MeterHeaders};
 
 const X_TWIN_KEY: HeaderName = HeaderName::from_static("x-twin-key");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");

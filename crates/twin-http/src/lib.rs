@@ -1,36 +1,30 @@
-//! Twin API's HTTP adapter: actix-web handlers, authentication, the error envelope, metering
-//! headers and the OpenAPI document.
+//! Twin API's HTTP adapter: actix-web handlers, authentication, the error envelope,
+//! metering headers and the OpenAPI document.
 //!
-//! This is the only crate that knows actix-web. It depends on the pure crates
-//! (`twin-keys`, `twin-meter`, `twin-render`) and on `twin-store`; nothing depends on it but
-//! the server binary. Handlers live one per file (`public/*.rs`), wired in `router.rs`.
+//! This is the only crate that knows actix-web. Handlers (one per file: `public/`, `owner/`,
+//! `admin/`, `dashboard/`, wired in `router.rs`) extract the request, authorize it
+//! (`auth.rs`), call a use case of `twin-core` and turn its result into a response; the use
+//! cases themselves — and the rules they enforce — live in the core, once, for every
+//! interface. Nothing depends on this crate but the server binary's `serve`.
 //!
 //! A request's path: `request_id` middleware (id, panic net) → `middleware::metering`
 //! (headers, refunds) → handler → `auth::authorize` (credential, key, scope, plan, quota) →
-//! store / renderer → response.
+//! `twin-core` → response.
 
 pub mod admin;
 pub mod auth;
-pub mod cache;
-pub mod caches;
 pub mod dashboard;
 pub mod error;
-pub mod meter;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod owner;
-pub mod prices;
 pub mod public;
 pub mod query;
 pub mod request_id;
-pub mod retention;
 pub mod router;
 pub mod server;
 pub mod state;
-pub mod sync;
-pub mod time_fmt;
-pub mod usage;
 
 pub use error::{ApiError, ErrorCode};
 pub use router::openapi;

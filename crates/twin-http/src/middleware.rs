@@ -16,8 +16,8 @@ use twin_store::UsageEntry;
 
 use crate::auth::{MeterState, UsageDetail, UsageSubject};
 use crate::error::{ApiError, ErrorCode};
-use crate::meter::MeterHeaders;
 use crate::state::AppState;
+use twin_core::meter::MeterHeaders;
 use twin_meter::Credits;
 
 /// Adds `X-Twin-Quota-*` to authenticated responses, and gives back the quota unit of a

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use time::Duration;
 use time::macros::datetime;
-use twin_http::meter::{Meter, MeterConfig};
+use twin_core::meter::{Meter, MeterConfig};
 use twin_meter::Clock;
 use twin_store::testing::TestDb;
 use twin_store::{KeyEnv, SnapshotStatus};

@@ -54,7 +54,7 @@ async fn a_lost_notification_is_covered_by_polling(db: TestDb) {
     let store = Store::connect(StoreConfig::new(srv.db.url()))
         .await
         .unwrap();
-    let deaf = twin_http::sync::SyncOptions {
+    let deaf = twin_core::sync::SyncOptions {
         listen: false,
         poll: Duration::from_secs(1),
     };

@@ -452,7 +452,7 @@ async fn retention_purges_old_raw_rows_but_keeps_the_roll_ups(db: TestDb) {
         4
     );
 
-    let deleted = twin_http::retention::purge_expired(&store, 90, srv.clock.now())
+    let deleted = twin_core::retention::purge_expired(&store, 90, srv.clock.now())
         .await
         .unwrap();
     assert_eq!(deleted, 2, "only the rows older than 90 days");
@@ -473,7 +473,7 @@ async fn retention_purges_old_raw_rows_but_keeps_the_roll_ups(db: TestDb) {
     );
     // Running it again finds nothing more.
     assert_eq!(
-        twin_http::retention::purge_expired(&store, 90, srv.clock.now())
+        twin_core::retention::purge_expired(&store, 90, srv.clock.now())
             .await
             .unwrap(),
         0
@@ -486,7 +486,7 @@ async fn the_retention_job_purges_at_start_by_the_clock_it_is_given(db: TestDb) 
     let store = srv.store();
     // More rows than one purge batch, all a day past a 30-day retention.
     let old = T0 - time::Duration::days(31);
-    let rows: Vec<UsageEntry> = (0..(twin_http::retention::PURGE_BATCH + 10))
+    let rows: Vec<UsageEntry> = (0..(twin_core::retention::PURGE_BATCH + 10))
         .map(|i| entry("ana", &id, old + time::Duration::milliseconds(i), 200, 0))
         .collect();
     store.record_usage(&rows).await.unwrap();
@@ -494,7 +494,7 @@ async fn the_retention_job_purges_at_start_by_the_clock_it_is_given(db: TestDb) 
         .record_usage(&[entry("ana", &id, T0, 200, 0)])
         .await
         .unwrap();
-    let job = twin_http::retention::spawn(store.clone(), 30, Arc::new(srv.clock.clone()));
+    let job = twin_core::retention::spawn(store.clone(), 30, Arc::new(srv.clock.clone()));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let left = store.recent_calls(&id, 1000).await.unwrap();
@@ -513,14 +513,14 @@ async fn the_retention_job_purges_at_start_by_the_clock_it_is_given(db: TestDb) 
     let report = usage(&srv, &manager, &id, "?since=all").await;
     assert_eq!(
         report["totalCalls"].as_i64(),
-        Some(twin_http::retention::PURGE_BATCH + 11)
+        Some(twin_core::retention::PURGE_BATCH + 11)
     );
     // Retention 0 keeps everything: the job ends without deleting.
     store
         .record_usage(&[entry("ana", &id, old, 200, 0)])
         .await
         .unwrap();
-    twin_http::retention::spawn(store.clone(), 0, Arc::new(srv.clock.clone()))
+    twin_core::retention::spawn(store.clone(), 0, Arc::new(srv.clock.clone()))
         .await
         .unwrap();
     assert_eq!(store.recent_calls(&id, 1000).await.unwrap().len(), 2);

@@ -2,13 +2,13 @@
 
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
-use twin_http::AppState;
-use twin_http::admin::keys_create::create_key_for_owner;
-use twin_http::owner::keys_revoke::{Revoked, revoke_key};
-use twin_http::owner::keys_rotate::rotate_key;
-use twin_http::owner::spec::CreateKeyBody;
-use twin_http::owner::{CreatedKey, KeyView};
-use twin_http::time_fmt::iso;
+use twin_core::Core;
+use twin_core::keys::revoke::{Revoked, revoke_key};
+use twin_core::keys::rotate::rotate_key;
+use twin_core::keys::spec::CreateKeyBody;
+use twin_core::keys::{Actor, CreatedKey, KeyView};
+use twin_core::owners::keys::create_key_for_owner;
+use twin_core::time_fmt::iso;
 use twin_store::KeyStatus;
 
 use super::{ACTOR, api_error, print_json, require_owner};
@@ -97,7 +97,7 @@ pub enum KeyCommand {
 }
 
 /// Runs a key command.
-pub async fn run(state: &AppState, command: KeyCommand) -> Result<()> {
+pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
     match command {
         KeyCommand::Create {
             owner,
@@ -194,7 +194,7 @@ pub async fn run(state: &AppState, command: KeyCommand) -> Result<()> {
             json,
         } => {
             require_owner(state, &owner).await?;
-            let key = revoke_key(state, &owner, &key_id, ACTOR)
+            let key = revoke_key(state, &owner, &key_id, &Actor::unlimited(ACTOR))
                 .await
                 .map_err(|e| not_found_key(e, &owner, &key_id))?;
             let revoked = Revoked {
@@ -218,9 +218,17 @@ pub async fn run(state: &AppState, command: KeyCommand) -> Result<()> {
             json,
         } => {
             require_owner(state, &owner).await?;
-            let rotated = rotate_key(state, &owner, &key_id, grace_period_seconds, ACTOR)
-                .await
-                .map_err(|e| not_found_key(e, &owner, &key_id))?;
+            let plan = state.plan(&require_owner(state, &owner).await?.plan);
+            let rotated = rotate_key(
+                state,
+                &owner,
+                &key_id,
+                &plan,
+                grace_period_seconds,
+                &Actor::unlimited(ACTOR),
+            )
+            .await
+            .map_err(|e| not_found_key(e, &owner, &key_id))?;
             if json {
                 return print_json(&rotated);
             }
@@ -235,8 +243,8 @@ pub async fn run(state: &AppState, command: KeyCommand) -> Result<()> {
     }
 }
 
-fn not_found_key(err: twin_http::ApiError, owner: &str, key_id: &str) -> anyhow::Error {
-    if err.code() == twin_http::ErrorCode::NotFound {
+fn not_found_key(err: twin_core::Error, owner: &str, key_id: &str) -> anyhow::Error {
+    if err.code() == twin_core::ErrorCode::NotFound {
         anyhow!("owner `{owner}` has no key `{key_id}`")
     } else {
         api_error(err)

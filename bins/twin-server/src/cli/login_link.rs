@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use clap::Args;
-use twin_http::AppState;
-use twin_http::admin::login_links::issue_login_link;
+use twin_core::Core;
+use twin_core::login::issue_login_link;
 
 use super::{ACTOR, api_error, print_json, require_owner};
 
@@ -25,7 +25,7 @@ pub struct LoginLinkArgs {
 }
 
 /// Issues a login link.
-pub async fn run(state: &AppState, args: LoginLinkArgs, default_base_url: &str) -> Result<()> {
+pub async fn run(state: &Core, args: LoginLinkArgs, default_base_url: &str) -> Result<()> {
     require_owner(state, &args.owner).await?;
     let base = args.base_url.as_deref().unwrap_or(default_base_url);
     let link = issue_login_link(state, &args.owner, base, ACTOR)

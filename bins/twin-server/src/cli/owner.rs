@@ -2,10 +2,10 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use twin_http::AppState;
-use twin_http::admin::owners_create::{IssueKey, ProvisionOwnerBody, provision_owner};
-use twin_http::admin::owners_update::{UpdateOwnerBody, update_owner};
-use twin_http::admin::{OwnerView, owner_view};
+use twin_core::Core;
+use twin_core::owners::provision::{IssueKey, ProvisionOwnerBody, provision_owner};
+use twin_core::owners::update::{UpdateOwnerBody, update_owner};
+use twin_core::owners::{OwnerView, owner_view};
 
 use super::{ACTOR, api_error, print_json, require_owner};
 use crate::cli::key::print_created;
@@ -63,7 +63,7 @@ pub enum OwnerCommand {
 }
 
 /// Runs an owner command.
-pub async fn run(state: &AppState, command: OwnerCommand) -> Result<()> {
+pub async fn run(state: &Core, command: OwnerCommand) -> Result<()> {
     match command {
         OwnerCommand::Create {
             email,

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
-use twin_http::AppState;
-use twin_http::admin::snapshots_create::{CreateSnapshotBody, create_snapshot};
+use twin_core::Core;
+use twin_core::snapshots::create::{CreateSnapshotBody, create_snapshot};
 use twin_render::DocumentError;
 
 use super::{ACTOR, api_error, print_json, require_owner};
@@ -43,7 +43,7 @@ pub enum TwinCommand {
 }
 
 /// Runs a twin command.
-pub async fn run(state: &AppState, command: TwinCommand) -> Result<()> {
+pub async fn run(state: &Core, command: TwinCommand) -> Result<()> {
     match command {
         TwinCommand::Import {
             owner,

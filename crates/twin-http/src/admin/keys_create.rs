@@ -1,27 +1,13 @@
 //! `POST /v1/admin/owners/{id}/keys`: create a key on an owner's behalf.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use twin_core::keys::CreatedKey;
+use twin_core::keys::spec::{CreateKeyBody, parse_body};
+use twin_core::owners::keys::create_key_for_owner;
 
-use super::{OPERATOR, plan_of, read_body, require_admin};
+use super::{OPERATOR, read_body, require_admin};
 use crate::error::ApiError;
-use crate::owner::CreatedKey;
-use crate::owner::keys_create::create_key;
-use crate::owner::spec::{CreateKeyBody, parse_body};
 use crate::state::AppState;
-
-/// Creates a key for `owner_id` with the owner API's checks (plan access, limits, key count)
-/// but no scope ceiling: an operator may grant any scope. Shared by the admin API and the
-/// CLI; `actor` is recorded as the key's creator and in the audit trail.
-pub async fn create_key_for_owner(
-    state: &AppState,
-    owner_id: &str,
-    body: CreateKeyBody,
-    actor: &str,
-) -> Result<CreatedKey, ApiError> {
-    let owner = state.store.get_owner(owner_id).await?;
-    let plan = plan_of(state, &owner.plan);
-    create_key(state, &owner, &plan, body, None, actor).await
-}
 
 /// Creates a key for an owner (same body as `POST /v1/keys`; any scope may be granted).
 /// The plaintext is in this response only.

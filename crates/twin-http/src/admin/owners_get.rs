@@ -1,8 +1,9 @@
 //! `GET /v1/admin/owners/{id}`: one owner, its plan, active keys and snapshots.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use twin_core::owners::{OwnerView, owner_view};
 
-use super::{OwnerView, owner_view, require_admin};
+use super::require_admin;
 use crate::error::ApiError;
 use crate::state::AppState;
 

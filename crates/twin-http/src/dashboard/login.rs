@@ -79,7 +79,8 @@ pub async fn redeem(
             event: "dashboard.login".into(),
             actor: ACTOR.into(),
             detail: Some(
-                json!({ "sessionExpiresAt": crate::time_fmt::iso(opened.expires_at) }).to_string(),
+                json!({ "sessionExpiresAt": twin_core::time_fmt::iso(opened.expires_at) })
+                    .to_string(),
             ),
             at: now,
         })

@@ -3,8 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use time::{Date, Month, OffsetDateTime};
+use twin_core::owners::PlanView;
 use twin_meter::Credits;
-use twin_meter::plans::Plan;
 use twin_store::Scope;
 use utoipa::{IntoParams, ToSchema};
 
@@ -12,41 +12,7 @@ use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
-use crate::time_fmt::iso;
-
-/// A plan as the owner API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PlanView {
-    /// Plan slug.
-    pub slug: String,
-    /// Plan name.
-    pub name: String,
-    /// Whether keys may call the API.
-    pub api_access: bool,
-    /// Most active keys.
-    pub max_keys: u32,
-    /// Quota of new keys.
-    pub default_monthly_quota: u64,
-    /// Largest quota of a key.
-    pub max_monthly_quota: u64,
-    /// Largest rate limit of a key (requests per minute).
-    pub max_rate_limit_rpm: u32,
-}
-
-impl From<&Plan> for PlanView {
-    fn from(p: &Plan) -> Self {
-        PlanView {
-            slug: p.slug.clone(),
-            name: p.name.clone(),
-            api_access: p.api_access,
-            max_keys: p.max_keys,
-            default_monthly_quota: p.default_monthly_quota,
-            max_monthly_quota: p.max_monthly_quota,
-            max_rate_limit_rpm: p.max_rate_limit_rpm,
-        }
-    }
-}
+use twin_core::time_fmt::iso;
 
 /// The owner's profile.
 #[derive(Debug, Serialize, ToSchema)]

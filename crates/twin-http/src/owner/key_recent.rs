@@ -10,7 +10,7 @@ use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
-use crate::time_fmt::iso;
+use twin_core::time_fmt::iso;
 
 /// Calls returned when `limit` is absent.
 const DEFAULT_LIMIT: i64 = 50;

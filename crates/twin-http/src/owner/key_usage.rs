@@ -20,7 +20,7 @@ use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
-use crate::time_fmt::iso;
+use twin_core::time_fmt::iso;
 
 /// The accepted values of `since`.
 const SINCE_ALLOWED: &[&str] = &["day", "week", "month", "all"];

@@ -28,5 +28,5 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::KeysRead, Metering::Counted).await?;
     let key = state.store.get_owner_key(&caller.owner.id, &id).await?;
-    Ok(HttpResponse::Ok().json(KeyView::for_state(&key, &state)))
+    Ok(HttpResponse::Ok().json(KeyView::for_core(&key, &state)))
 }

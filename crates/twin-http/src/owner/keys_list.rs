@@ -73,7 +73,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         items: page
             .items
             .iter()
-            .map(|k| KeyView::for_state(k, &state))
+            .map(|k| KeyView::for_core(k, &state))
             .collect(),
         next_cursor: page.next_cursor,
     }))

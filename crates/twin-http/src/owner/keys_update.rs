@@ -1,59 +1,14 @@
 //! `PATCH /v1/keys/{id}`: rename, enable/disable, change scopes, expiry and limits.
 
 use actix_web::{HttpRequest, HttpResponse, patch, web};
-use twin_meter::plans::Plan;
-use twin_store::{AuditEvent, KeyRecord, Scope, ScopeSet, StoreError};
+use twin_core::keys::spec::{UpdateKeyBody, parse_body};
+use twin_core::keys::update::update_key;
+use twin_core::keys::{Actor, KeyView};
+use twin_store::Scope;
 
-use super::KeyView;
-use super::spec::{UpdateKeyBody, parse_body};
 use crate::auth::{Metering, authorize};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Applies an update to one of `owner_id`'s keys and audits it; shared with the CLI.
-pub async fn update_key(
-    state: &AppState,
-    owner_id: &str,
-    id: &str,
-    plan: &Plan,
-    body: UpdateKeyBody,
-    ceiling: Option<ScopeSet>,
-    actor: &str,
-) -> Result<KeyRecord, ApiError> {
-    let now = state.clock.now();
-    let patch = body.into_patch(plan, ceiling, now)?;
-    let before = state.store.get_owner_key(owner_id, id).await?;
-    let event = match patch.is_active {
-        Some(false) if before.is_active => "key.disabled",
-        Some(true) if !before.is_active => "key.enabled",
-        _ => "key.updated",
-    };
-    // Allowances reserved under the old limits are returned; the next request reserves
-    // under the new ones.
-    state.meter.forget(id).await;
-    let after = match state.store.update_key(owner_id, id, patch).await {
-        Ok(key) => key,
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                "a revoked key cannot be changed",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    state
-        .store
-        .record_audit(AuditEvent {
-            owner_id: owner_id.to_owned(),
-            key_id: Some(id.to_owned()),
-            event: event.into(),
-            actor: actor.to_owned(),
-            detail: None,
-            at: now,
-        })
-        .await?;
-    Ok(after)
-}
 
 /// Updates a key. Scopes can be widened only up to the caller's own; changing
 /// `spendPeriod` resets the period's usage. A disabled key stops working at once.
@@ -86,9 +41,8 @@ pub async fn update(
         &id,
         &caller.plan,
         body,
-        Some(caller.key.scopes),
-        &caller.key.prefix,
+        &Actor::key(&caller.key),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(KeyView::for_state(&key, &state)))
+    Ok(HttpResponse::Ok().json(KeyView::for_core(&key, &state)))
 }

@@ -53,6 +53,6 @@ pub async fn health(
         api_key_id: caller.key.id.clone(),
         user_id: caller.owner.id.clone(),
         scopes: caller.key.scopes.to_strings(),
-        server_time: crate::time_fmt::iso(state.clock.now()),
+        server_time: twin_core::time_fmt::iso(state.clock.now()),
     }))
 }

@@ -75,7 +75,7 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         Some(SnapshotMeta::from(&sample_snapshot()))
     } else {
         match &*super::current_twin(&state, &caller.owner.id).await? {
-            crate::caches::CachedTwin::Ready(snap, _) => Some(SnapshotMeta::from(snap)),
+            twin_core::caches::CachedTwin::Ready(snap, _) => Some(SnapshotMeta::from(snap)),
             _ => None,
         }
     };

@@ -6,42 +6,9 @@ pub mod me;
 pub mod preset;
 pub mod snapshot;
 
-use serde::Serialize;
 use twin_store::{Snapshot, SnapshotStatus};
-use utoipa::ToSchema;
 
-/// A snapshot's metadata (never its document).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SnapshotMeta {
-    /// Snapshot id.
-    #[schema(example = "snap_3f9a0c2d4e5b6a71")]
-    pub id: String,
-    /// Creation time (ISO 8601, UTC).
-    pub created_at: String,
-    /// Per-owner version, increasing from 1.
-    pub version: i64,
-    /// Where it came from.
-    pub source: String,
-    /// `pending`, `generating`, `ready` or `failed`.
-    #[schema(example = "ready")]
-    pub status: String,
-    /// The purchase that produced it.
-    pub purchase_id: Option<String>,
-}
-
-impl From<&Snapshot> for SnapshotMeta {
-    fn from(s: &Snapshot) -> Self {
-        SnapshotMeta {
-            id: s.id.clone(),
-            created_at: crate::time_fmt::iso(s.created_at),
-            version: s.version,
-            source: s.source.clone(),
-            status: s.status.as_str().to_owned(),
-            purchase_id: s.purchase_id.clone(),
-        }
-    }
-}
+pub use twin_core::snapshots::SnapshotMeta;
 
 /// The built-in sample twin's snapshot, which test keys are served.
 pub(crate) fn sample_snapshot() -> Snapshot {
@@ -62,8 +29,8 @@ pub(crate) fn sample_snapshot() -> Snapshot {
 pub(crate) async fn current_twin(
     state: &crate::state::AppState,
     owner_id: &str,
-) -> Result<std::sync::Arc<crate::caches::CachedTwin>, crate::error::ApiError> {
-    use crate::caches::CachedTwin;
+) -> Result<std::sync::Arc<twin_core::caches::CachedTwin>, crate::error::ApiError> {
+    use twin_core::caches::CachedTwin;
     if let Some(twin) = state.caches.twin(owner_id) {
         return Ok(twin);
     }

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use super::{current_twin, sample_snapshot};
 use crate::auth::{Metering, authorize};
-use crate::cache::RenderKey;
-use crate::caches::CachedTwin;
 use crate::error::{ApiError, ErrorCode};
 use crate::query::Query;
 use crate::state::AppState;
+use twin_core::caches::CachedTwin;
+use twin_core::render_cache::RenderKey;
 
 /// Rendering parameters.
 #[derive(Debug, IntoParams)]
@@ -210,7 +210,7 @@ pub async fn preset(
     let snapshot_ref = SnapshotRef {
         id: snapshot.id.clone(),
         version: snapshot.version,
-        created_at: crate::time_fmt::iso(snapshot.created_at),
+        created_at: twin_core::time_fmt::iso(snapshot.created_at),
     };
     // A document given as text is parsed only when this rendering is not cached yet.
     let rendered = state
@@ -232,8 +232,12 @@ pub async fn preset(
             ))
         })?;
 
-    let etag = rendered.etag.clone();
-    if if_none_match(&req, rendered.etag.to_str().unwrap_or_default()) {
+    let etag = header::HeaderValue::from_maybe_shared(rendered.etag.clone())
+        .map_err(|_| ApiError::internal("a rendering's ETag is not a header value"))?;
+    if if_none_match(
+        &req,
+        std::str::from_utf8(&rendered.etag).unwrap_or_default(),
+    ) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, "private, no-cache"))

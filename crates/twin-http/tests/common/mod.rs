@@ -25,7 +25,7 @@ pub struct TestServer {
     pub db: TestDb,
     pub clock: ManualClock,
     pub client: reqwest::Client,
-    pub usage: twin_http::usage::UsageLogger,
+    pub usage: twin_core::usage::UsageLogger,
     handle: ServerHandle,
 }
 
@@ -205,14 +205,14 @@ pub struct Replica {
 impl Replica {
     /// Starts a server on `store`, with `clock` as its time source.
     pub fn start(store: Store, clock: ManualClock) -> Replica {
-        Self::start_with_sync(store, clock, twin_http::sync::SyncOptions::default())
+        Self::start_with_sync(store, clock, twin_core::sync::SyncOptions::default())
     }
 
     /// [`Replica::start`] with explicit change-feed settings.
     pub fn start_with_sync(
         store: Store,
         clock: ManualClock,
-        sync: twin_http::sync::SyncOptions,
+        sync: twin_core::sync::SyncOptions,
     ) -> Replica {
         let store = store.with_clock(Arc::new(clock.clone()));
         let mut state = AppState::with_sync(store, sync);

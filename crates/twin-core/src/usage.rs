@@ -86,6 +86,26 @@ impl UsageLogger {
         UsageLogger { shared, flush_tx }
     }
 
+    /// A logger without a writer, for processes that serve no request (the CLI): entries
+    /// are counted as dropped and `flush` returns at once.
+    pub fn disabled() -> UsageLogger {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+            config: UsageConfig {
+                capacity: 0,
+                batch_size: 1,
+                interval: Duration::from_secs(3600),
+            },
+            dropped: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        });
+        // The receiver is dropped: a flush request finds the channel closed.
+        let (flush_tx, _) = mpsc::channel(1);
+        UsageLogger { shared, flush_tx }
+    }
+
     /// Queues one entry; drops (and counts) it when the queue is full.
     pub fn log(&self, entry: UsageEntry) {
         let queued = {

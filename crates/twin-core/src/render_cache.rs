@@ -31,13 +31,13 @@ pub struct RenderKey {
 #[derive(Debug)]
 pub struct CachedRender {
     /// The body.
-    pub body: actix_web::web::Bytes,
+    pub body: bytes::Bytes,
     /// `Content-Type`.
     pub content_type: &'static str,
     /// The served language.
     pub lang: Lang,
-    /// The strong `ETag`, as a header value.
-    pub etag: actix_web::http::header::HeaderValue,
+    /// The strong `ETag` (quoted), as shared bytes ready for a header value.
+    pub etag: bytes::Bytes,
 }
 
 /// A bounded map from [`RenderKey`] to rendered output.
@@ -68,10 +68,8 @@ impl RenderCache {
         self.0.try_get_with(key, || {
             render().map(|r| {
                 Arc::new(CachedRender {
-                    etag: actix_web::http::header::HeaderValue::from_str(&r.etag).unwrap_or_else(
-                        |_| actix_web::http::header::HeaderValue::from_static("\"0\""),
-                    ),
-                    body: actix_web::web::Bytes::from(r.body),
+                    etag: bytes::Bytes::from(r.etag),
+                    body: bytes::Bytes::from(r.body),
                     content_type: r.content_type,
                     lang: r.lang,
                 })

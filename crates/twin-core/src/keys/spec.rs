@@ -8,7 +8,7 @@ use twin_meter::{Credits, Period};
 use twin_store::{KeyEnv, KeyPatch, KeySpec, Scope, ScopeSet};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::{Error, ErrorCode};
 
 /// Reads a field that may be absent (outer `None`), `null` (`Some(None)`) or a value.
 fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
@@ -70,9 +70,9 @@ pub struct UpdateKeyBody {
 }
 
 /// Parses a JSON body into `T`, answering 400 `INVALID_PARAMETER` with serde's reason.
-pub fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.is_empty() {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "body",
             None,
             "a JSON object is required",
@@ -84,15 +84,15 @@ pub fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiEr
         if let Some(pos) = msg.find(" at line ") {
             msg.truncate(pos);
         }
-        ApiError::invalid_parameter("body", None, &msg)
+        Error::invalid_parameter("body", None, &msg)
     })
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+fn check_name(name: &str) -> Result<String, Error> {
     let trimmed = name.trim();
     let len = trimmed.chars().count();
     if len == 0 || len > 64 || trimmed.chars().any(char::is_control) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "name",
             None,
             "1 to 64 characters, no control characters",
@@ -101,16 +101,16 @@ fn check_name(name: &str) -> Result<String, ApiError> {
     Ok(trimmed.to_owned())
 }
 
-fn check_scopes(scopes: &[String], ceiling: Option<ScopeSet>) -> Result<ScopeSet, ApiError> {
+fn check_scopes(scopes: &[String], ceiling: Option<ScopeSet>) -> Result<ScopeSet, Error> {
     if scopes.is_empty() {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "scopes",
             Some(Scope::ALLOWED),
             "at least one scope",
         ));
     }
     let set = ScopeSet::parse_list(scopes).map_err(|e| {
-        ApiError::invalid_parameter(
+        Error::invalid_parameter(
             "scopes",
             Some(Scope::ALLOWED),
             &format!("unknown scope {:?}", e.value),
@@ -119,7 +119,7 @@ fn check_scopes(scopes: &[String], ceiling: Option<ScopeSet>) -> Result<ScopeSet
     if let Some(ceiling) = ceiling
         && let Some(missing) = set.iter().find(|s| !ceiling.contains(*s))
     {
-        return Err(ApiError::new(
+        return Err(Error::new(
             ErrorCode::MissingScope,
             format!(
                 "a key can only grant scopes it holds itself; this one lacks `{}`",
@@ -131,12 +131,11 @@ fn check_scopes(scopes: &[String], ceiling: Option<ScopeSet>) -> Result<ScopeSet
     Ok(set)
 }
 
-fn check_future(field: &str, value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ApiError> {
-    let t = twin_meter::parse_iso8601(value).map_err(|_| {
-        ApiError::invalid_parameter(field, None, "an ISO 8601 date-time is expected")
-    })?;
+fn check_future(field: &str, value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Error> {
+    let t = twin_meter::parse_iso8601(value)
+        .map_err(|_| Error::invalid_parameter(field, None, "an ISO 8601 date-time is expected"))?;
     if t <= now {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             field,
             None,
             "must be in the future",
@@ -145,10 +144,10 @@ fn check_future(field: &str, value: &str, now: OffsetDateTime) -> Result<OffsetD
     Ok(t)
 }
 
-fn check_quota(value: i64, plan: &Plan) -> Result<i64, ApiError> {
+fn check_quota(value: i64, plan: &Plan) -> Result<i64, Error> {
     let max = plan.max_monthly_quota.min(twin_meter::MAX_MONTHLY_QUOTA) as i64;
     if !(1..=max).contains(&value) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "monthlyQuota",
             None,
             &format!("an integer from 1 to {max} (the plan's maximum)"),
@@ -157,10 +156,10 @@ fn check_quota(value: i64, plan: &Plan) -> Result<i64, ApiError> {
     Ok(value)
 }
 
-fn check_rate(value: i64, plan: &Plan) -> Result<i64, ApiError> {
+fn check_rate(value: i64, plan: &Plan) -> Result<i64, Error> {
     let max = i64::from(plan.max_rate_limit_rpm);
     if !(0..=max).contains(&value) {
-        return Err(ApiError::invalid_parameter(
+        return Err(Error::invalid_parameter(
             "rateLimitRpm",
             None,
             &format!("an integer from 0 (unlimited) to {max} (the plan's maximum)"),
@@ -169,15 +168,15 @@ fn check_rate(value: i64, plan: &Plan) -> Result<i64, ApiError> {
     Ok(value)
 }
 
-fn check_spend_limit(value: &str) -> Result<i64, ApiError> {
+fn check_spend_limit(value: &str) -> Result<i64, Error> {
     value.parse::<Credits>().map(Credits::micros).map_err(|e| {
-        ApiError::invalid_parameter("spendLimit", None, &format!("{e}; e.g. \"12.500000\""))
+        Error::invalid_parameter("spendLimit", None, &format!("{e}; e.g. \"12.500000\""))
     })
 }
 
-fn check_period(value: &str) -> Result<Period, ApiError> {
+fn check_period(value: &str) -> Result<Period, Error> {
     value.parse::<Period>().map_err(|_| {
-        ApiError::invalid_parameter(
+        Error::invalid_parameter(
             "spendPeriod",
             Some(&["day", "week", "month", "forever"]),
             "",
@@ -195,13 +194,13 @@ impl CreateKeyBody {
         ceiling: Option<ScopeSet>,
         created_by: &str,
         now: OffsetDateTime,
-    ) -> Result<KeySpec, ApiError> {
+    ) -> Result<KeySpec, Error> {
         let name = check_name(&self.name)?;
         let env = match self.env.as_deref() {
             None => KeyEnv::Live,
             Some(e) => e
                 .parse::<KeyEnv>()
-                .map_err(|_| ApiError::invalid_parameter("env", Some(KeyEnv::ALLOWED), ""))?,
+                .map_err(|_| Error::invalid_parameter("env", Some(KeyEnv::ALLOWED), ""))?,
         };
         let scopes = match &self.scopes {
             None => {
@@ -212,7 +211,7 @@ impl CreateKeyBody {
         };
         let expires_at = match (&self.expires_at, self.expires_in_days) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::invalid_parameter(
+                return Err(Error::invalid_parameter(
                     "expiresAt",
                     None,
                     "give expiresAt or expiresInDays, not both",
@@ -221,7 +220,7 @@ impl CreateKeyBody {
             (Some(at), None) => Some(check_future("expiresAt", at, now)?),
             (None, Some(days)) => {
                 if !(1..=3650).contains(&days) {
-                    return Err(ApiError::invalid_parameter(
+                    return Err(Error::invalid_parameter(
                         "expiresInDays",
                         None,
                         "an integer from 1 to 3650",
@@ -270,7 +269,7 @@ impl UpdateKeyBody {
         plan: &Plan,
         ceiling: Option<ScopeSet>,
         now: OffsetDateTime,
-    ) -> Result<KeyPatch, ApiError> {
+    ) -> Result<KeyPatch, Error> {
         Ok(KeyPatch {
             name: self.name.as_deref().map(check_name).transpose()?,
             is_active: self.is_active,

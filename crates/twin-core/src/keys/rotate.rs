@@ -1,0 +1,103 @@
+//! Rotating keys: a new secret for the same credential (SPEC §2 "Rotation lineage").
+
+use serde::{Deserialize, Serialize};
+use time::Duration;
+use twin_store::{KeySpec, KeyStatus};
+use utoipa::ToSchema;
+
+use twin_meter::plans::Plan;
+
+use super::{Actor, CreatedKey, KeyView, PLAINTEXT_WARNING};
+use crate::Core;
+use crate::time_fmt::iso;
+use crate::{Error, ErrorCode};
+
+/// The longest grace period: 7 days.
+pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The body of a rotation (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateBody {
+    /// How long the old key keeps working, 0 – 604800 seconds (default 0: it stops now).
+    pub grace_period_seconds: Option<i64>,
+}
+
+/// The answer to a rotation.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rotated {
+    /// The new key, with its plaintext (shown once).
+    #[serde(flatten)]
+    pub created: CreatedKey,
+    /// When the old key stops working.
+    pub old_key_expires_at: String,
+}
+
+/// Rotates one of `owner_id`'s keys within the actor's reach. The successor counts against
+/// the plan's key limit (`plan`).
+pub async fn rotate_key(
+    core: &Core,
+    owner_id: &str,
+    id: &str,
+    plan: &Plan,
+    grace_seconds: i64,
+    actor: &Actor,
+) -> Result<Rotated, Error> {
+    if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
+        return Err(Error::invalid_parameter(
+            "gracePeriodSeconds",
+            None,
+            "an integer from 0 to 604800 (7 days)",
+        ));
+    }
+    let now = core.clock.now();
+    let old = core.store.get_owner_key(owner_id, id).await?;
+    actor.check_reach(&old)?;
+    if matches!(old.status(now), KeyStatus::Revoked | KeyStatus::Expired) {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "a revoked or expired key cannot be rotated",
+        ));
+    }
+    let spec = KeySpec {
+        owner_id: owner_id.to_owned(),
+        env: old.env,
+        name: old.name.clone(),
+        scopes: old.scopes,
+        expires_at: old.expires_at,
+        monthly_quota: old.monthly_quota,
+        rate_limit_rpm: old.rate_limit_rpm,
+        spend_limit: old.spend_limit,
+        spend_period: old.spend_period.clone(),
+        created_by: actor.name.clone(),
+        rotated_from: Some(old.id.clone()),
+    };
+    // The successor counts against the plan's key limit: while both keys work (a grace
+    // period) an active key becomes two. Without a grace period the old key stops now and
+    // the count stays as it was.
+    if old.status(now) == KeyStatus::Active
+        && grace_seconds > 0
+        && core.store.count_active_keys(owner_id, now).await? >= i64::from(plan.max_keys)
+    {
+        return Err(super::create::key_limit(plan));
+    }
+    let (plain, new) = core
+        .store
+        .issue_key(&core.key_format, &core.hasher, spec)
+        .await?;
+    // Return the old key's unspent allowances first, so the copy carries what was spent.
+    core.meter.forget(&old.id).await;
+    core.store.copy_counters(&old.id, &new.id).await?;
+    let old_expires = now + Duration::seconds(grace_seconds);
+    core.store.expire_key_at(&old.id, old_expires).await?;
+    let new = core.store.find_key(&new.id).await?;
+    Ok(Rotated {
+        created: CreatedKey {
+            view: KeyView::new(&new, now),
+            key: plain.expose_secret().to_owned(),
+            warning: PLAINTEXT_WARNING.to_owned(),
+        },
+        old_key_expires_at: iso(old.expires_at.map_or(old_expires, |e| e.min(old_expires))),
+    })
+}
