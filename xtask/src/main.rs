@@ -6,10 +6,9 @@
 //! - `openapi generate|check` — write or compare `openapi/openapi.json`.
 //! - `bench http [options]` — the server's HTTP benchmark (SPEC §12); see `bench/mod.rs`.
 //! - `bench usage [options]` — the usage endpoints with a large log (SPEC §12); see
-//!   `bench_usage.rs`.
+//!   `bench/usage.rs`.
 
 mod bench;
-mod bench_usage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -28,7 +27,7 @@ fn main() -> Result<()> {
         ["deps"] => check_dependency_direction(),
         ["openapi", "generate"] => openapi(true),
         ["openapi", "check"] => openapi(false),
-        ["bench", "usage", rest @ ..] => bench_usage::run(rest),
+        ["bench", "usage", rest @ ..] => bench::usage::run(rest),
         ["bench", rest @ ..] => bench::run(rest),
         _ => {
             eprintln!(

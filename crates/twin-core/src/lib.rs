@@ -32,6 +32,7 @@ pub mod retention;
 pub mod snapshots;
 pub mod sync;
 pub mod time_fmt;
+pub mod twin;
 pub mod usage;
 
 use std::sync::Arc;
@@ -146,16 +147,10 @@ impl Core {
     /// The plan named `slug`; a plan missing from the configuration has no API access (its
     /// owners' keys stay stored and answer `PLAN_REQUIRED`).
     pub fn plan(&self, slug: &str) -> Plan {
-        self.plans.get(slug).cloned().unwrap_or_else(|| Plan {
-            slug: slug.to_owned(),
-            name: slug.to_owned(),
-            api_access: false,
-            max_keys: 0,
-            default_monthly_quota: 0,
-            max_monthly_quota: 0,
-            default_rate_limit_rpm: 0,
-            max_rate_limit_rpm: 0,
-        })
+        self.plans
+            .get(slug)
+            .cloned()
+            .unwrap_or_else(|| Plan::without_access(slug))
     }
 }
 

@@ -87,15 +87,7 @@ fn credential(headers: &HeaderMap) -> Result<String, ApiError> {
             values.push(value.as_bytes());
         }
     }
-    for value in headers.get_all(AUTHORIZATION) {
-        let bytes = value.as_bytes();
-        // Only the Bearer scheme carries a key; other schemes are not ours to read.
-        if bytes.len() > 7 && bytes[..7].eq_ignore_ascii_case(b"bearer ") {
-            values.push(trim(&bytes[7..]));
-        } else if bytes.eq_ignore_ascii_case(b"bearer") {
-            values.push(b"");
-        }
-    }
+    values.extend(bearer_tokens(headers));
     for value in values {
         if found.is_some_and(|prev| prev != value) {
             return Err(ApiError::new(
@@ -115,6 +107,22 @@ fn credential(headers: &HeaderMap) -> Result<String, ApiError> {
             Err(_) => Err(invalid_format()),
         },
     }
+}
+
+/// Every `Authorization: Bearer` token of the request, trimmed (`Bearer` alone is an empty
+/// token). Other schemes are not ours to read and are skipped. Shared by key authentication
+/// and the operator's admin-token check, so both read the header the same way.
+pub(crate) fn bearer_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers.get_all(AUTHORIZATION).filter_map(|value| {
+        let bytes = value.as_bytes();
+        if bytes.len() > 7 && bytes[..7].eq_ignore_ascii_case(b"bearer ") {
+            Some(trim(&bytes[7..]))
+        } else if bytes.eq_ignore_ascii_case(b"bearer") {
+            Some(&b""[..])
+        } else {
+            None
+        }
+    })
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
@@ -185,20 +193,7 @@ async fn load_key(state: &AppState, id: &str) -> Result<Arc<CachedKey>, ApiError
         Err(e) => return Err(e.into()),
     };
     // An owner whose plan was removed from the configuration has no API access.
-    let plan = state
-        .plans
-        .get(&owner.plan)
-        .cloned()
-        .unwrap_or_else(|| Plan {
-            slug: owner.plan.clone(),
-            name: owner.plan.clone(),
-            api_access: false,
-            max_keys: 0,
-            default_monthly_quota: 0,
-            max_monthly_quota: 0,
-            default_rate_limit_rpm: 0,
-            max_rate_limit_rpm: 0,
-        });
+    let plan = state.plan(&owner.plan);
     let entry = Arc::new(CachedKey {
         hash: stored_hash(&key),
         key: Arc::new(key),

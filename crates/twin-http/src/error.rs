@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use twin_store::StoreError;
 use utoipa::ToSchema;
 
-use crate::request_id;
+use crate::request_scope;
 pub use twin_core::ErrorCode;
 
 /// 425 Too Early (not among the `http` crate's named constants).
@@ -110,7 +110,7 @@ impl ApiError {
         let code = err.code();
         if code.status() >= 500 {
             tracing::error!(
-                request_id = %request_id::current(),
+                request_id = %request_scope::current(),
                 code = code.as_str(),
                 error = err.detail().unwrap_or(err.message()),
                 "request failed"
@@ -121,7 +121,7 @@ impl ApiError {
                 r#type: code.kind().to_owned(),
                 code,
                 message: err.message().to_owned(),
-                request_id: request_id::current(),
+                request_id: request_scope::current(),
                 extra: err.extra().clone(),
             },
         };

@@ -11,20 +11,21 @@
 //! (headers, refunds) → handler → `auth::authorize` (credential, key, scope, plan, quota) →
 //! `twin-core` → response.
 
-pub mod admin;
-pub mod auth;
-pub mod dashboard;
-pub mod error;
-pub mod middleware;
-pub mod openapi;
-pub mod ops;
-pub mod owner;
-pub mod public;
-pub mod query;
-pub mod request_id;
-pub mod router;
-pub mod server;
-pub mod state;
+pub(crate) mod admin;
+pub(crate) mod auth;
+pub(crate) mod dashboard;
+pub(crate) mod error;
+pub(crate) mod middleware;
+pub(crate) mod openapi;
+pub(crate) mod ops;
+pub(crate) mod owner;
+pub(crate) mod public;
+pub(crate) mod query;
+pub(crate) mod request_id;
+pub(crate) mod request_scope;
+pub(crate) mod router;
+pub(crate) mod server;
+pub(crate) mod state;
 
 pub use error::{ApiError, ErrorCode};
 pub use router::openapi;

@@ -1,13 +1,13 @@
 //! Request ids and the outermost safety net.
 //!
-//! Every response carries `X-Request-Id`. The id is kept in a task-local while the request
-//! is handled, so an error rendered anywhere below can put it in its body. A panic in a
+//! Every response carries `X-Request-Id`. The id is kept in a task-local
+//! ([`crate::request_scope`]) while the request is handled, so an error rendered anywhere
+//! below can put it in its body. A panic in a
 //! handler is caught here and answered with a 500 envelope.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
-use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -17,19 +17,6 @@ use crate::error::ApiError;
 
 /// The header carrying the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being handled (empty outside a request).
-pub fn current() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
-
-/// A request id stored in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 /// A process-unique id: a random per-process prefix and a counter. Ids need to be unique,
 /// not secret, so no system call is made per request.
@@ -82,10 +69,9 @@ where
         .get(&REQUEST_ID_HEADER)
         .and_then(accepted)
         .unwrap_or_else(new_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let fut = srv.call(req);
     let scoped_id = id.clone();
-    REQUEST_ID.scope(scoped_id, async move {
+    crate::request_scope::scope(scoped_id, async move {
         let header = HeaderValue::from_str(&id).ok();
         // The request was moved into the service, so a failure below is answered with a
         // prebuilt response wrapped in an error; actix sends that response as it is.

@@ -3,24 +3,16 @@
 
 mod common;
 
-use common::{TestServer, error_of};
+use common::{ALL, TestServer, error_of};
 use reqwest::Method;
 use serde_json::{Value, json};
 use time::Duration;
 use twin_meter::Clock;
+use twin_store::KeyEnv;
 use twin_store::testing::TestDb;
-use twin_store::{KeyEnv, Scope};
 
 const ADMIN: &str = "admin-token-0123456789abcdef";
 const ADMIN_NEXT: &str = "admin-token-next-fedcba9876543210";
-
-const ALL: &[Scope] = &[
-    Scope::TwinRead,
-    Scope::KeysRead,
-    Scope::KeysWrite,
-    Scope::UsageRead,
-    Scope::AccountRead,
-];
 
 async fn start(db: TestDb) -> TestServer {
     TestServer::start_with(db, |state| {
@@ -640,7 +632,7 @@ async fn login_links_open_a_session_once(db: TestDb) {
     // The session is stored under its hash.
     let found = srv
         .store()
-        .find_session(&twin_http::dashboard::token_hash(session), srv.clock.now())
+        .find_session(&twin_core::login::token_hash(session), srv.clock.now())
         .await
         .unwrap()
         .expect("the session exists");

@@ -4,35 +4,10 @@
 
 mod common;
 
-use common::{TestServer, error_of};
+use common::{ALL, TestServer, error_of, send};
 use serde_json::{Value, json};
 use twin_store::testing::TestDb;
 use twin_store::{KeyEnv, Scope};
-
-const ALL: &[Scope] = &[
-    Scope::TwinRead,
-    Scope::KeysRead,
-    Scope::KeysWrite,
-    Scope::UsageRead,
-    Scope::AccountRead,
-];
-
-async fn send(
-    srv: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = srv
-        .client
-        .request(method, srv.url(path))
-        .header("X-Twin-Key", key);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
 
 /// Asserts a 403 `MISSING_SCOPE` whose body carries no plaintext key.
 async fn refused(res: reqwest::Response) {

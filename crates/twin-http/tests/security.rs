@@ -6,19 +6,11 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use common::{TestServer, error_of};
+use common::{ALL, TestServer, error_of};
 use reqwest::Method;
 use serde_json::{Value, json};
 use twin_store::testing::TestDb;
 use twin_store::{KeyEnv, KeyPatch, Scope};
-
-const ALL: &[Scope] = &[
-    Scope::TwinRead,
-    Scope::KeysRead,
-    Scope::KeysWrite,
-    Scope::UsageRead,
-    Scope::AccountRead,
-];
 
 /// Every owner route with the scope it needs (the target key is Ana's own `target`).
 fn owner_routes(target: &str) -> Vec<(Method, String, Option<Value>, &'static str)> {

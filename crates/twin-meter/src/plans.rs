@@ -51,6 +51,23 @@ pub enum PlanError {
     Empty,
 }
 
+impl Plan {
+    /// A plan without API access named `slug`: what an owner whose plan is missing from the
+    /// configuration is on (their keys stay stored and answer `PLAN_REQUIRED`).
+    pub fn without_access(slug: &str) -> Plan {
+        Plan {
+            slug: slug.to_owned(),
+            name: slug.to_owned(),
+            api_access: false,
+            max_keys: 0,
+            default_monthly_quota: 0,
+            max_monthly_quota: 0,
+            default_rate_limit_rpm: 0,
+            max_rate_limit_rpm: 0,
+        }
+    }
+}
+
 impl PlanCatalog {
     /// The built-in plans of SPEC §9.
     ///

@@ -455,7 +455,7 @@ pub fn psql(url: &str, sql: &str) -> Result<String> {
 }
 
 /// `url` with its database name replaced by `name` (query parameters kept).
-fn with_database(url: &str, name: &str) -> Result<String> {
+pub fn with_database(url: &str, name: &str) -> Result<String> {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),

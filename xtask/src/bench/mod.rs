@@ -22,6 +22,7 @@ mod million;
 mod replicas;
 mod report;
 mod server;
+pub mod usage;
 mod wrk;
 
 use std::collections::HashSet;
@@ -1100,14 +1101,14 @@ fn cpu_ticks(servers: &[&Server]) -> Result<u64> {
 }
 
 /// The first three fields of /proc/loadavg.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
 }
 
 /// The commit the server was built from, marked `-dirty` with uncommitted changes.
-fn git_revision(root: &Path) -> String {
+pub(crate) fn git_revision(root: &Path) -> String {
     std::process::Command::new("git")
         .args(["describe", "--always", "--dirty"])
         .current_dir(root)

@@ -17,7 +17,7 @@ pub mod snapshots_create;
 pub mod snapshots_update;
 
 use actix_web::HttpRequest;
-use actix_web::http::header::{AUTHORIZATION, HeaderName};
+use actix_web::http::header::HeaderName;
 use actix_web::web;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -63,16 +63,7 @@ pub fn require_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError
         return Err(admin_only());
     }
     let mut bearer: Option<&[u8]> = None;
-    for value in headers.get_all(AUTHORIZATION) {
-        let bytes = value.as_bytes();
-        let token = if bytes.len() > 7 && bytes[..7].eq_ignore_ascii_case(b"bearer ") {
-            trim(&bytes[7..])
-        } else if bytes.eq_ignore_ascii_case(b"bearer") {
-            b""
-        } else {
-            // Other schemes are not ours to read.
-            continue;
-        };
+    for token in crate::auth::bearer_tokens(headers) {
         if bearer.is_some_and(|prev| prev != token) {
             return Err(ApiError::new(
                 ErrorCode::ConflictingCredentials,
@@ -103,15 +94,6 @@ pub fn require_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError
             "the admin token is not valid",
         ))
     }
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| *b != b' ').unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| *b != b' ')
-        .map_or(start, |e| e + 1);
-    &bytes[start..end.max(start)]
 }
 
 /// Reads a request body of at most [`MAX_ADMIN_BODY_BYTES`]. Called after

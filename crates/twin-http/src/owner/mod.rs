@@ -11,4 +11,4 @@ pub mod keys_revoke;
 pub mod keys_rotate;
 pub mod keys_update;
 
-pub use twin_core::keys::{CreatedKey, KeyView, PLAINTEXT_WARNING};
+pub use twin_core::keys::KeyView;

@@ -2,19 +2,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
-use twin_render::{Format, Lang, RenderOptions, SnapshotRef, Variant};
-use twin_store::{Scope, Snapshot, SnapshotSelection};
+use twin_core::twin::{PresetRequest, render_preset};
+use twin_render::{Format, Lang, RenderOptions, Variant};
+use twin_store::Scope;
 use utoipa::IntoParams;
 
-use std::sync::Arc;
-
-use super::{current_twin, sample_snapshot};
 use crate::auth::{Metering, authorize};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
-use twin_core::caches::CachedTwin;
-use twin_core::render_cache::RenderKey;
 
 /// Rendering parameters.
 #[derive(Debug, IntoParams)]
@@ -155,82 +151,22 @@ pub async fn preset(
         variant: Some(variant.as_str()),
         format: Some(format.as_str()),
     });
-    let preset = state.presets.get(&slug).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NotFound,
-            format!("no preset named {:?}", slug.as_str()),
-        )
-    })?;
-
-    // Which twin: the sample for test keys, otherwise the owner's per SPEC §5. The owner's
-    // current twin (no purchaseId) comes from the cache with its parsed document.
-    let (snapshot, document): (Snapshot, Document) = if caller.is_test() {
-        (sample_snapshot(), Document::Sample)
-    } else if purchase_id.is_none() {
-        match &*current_twin(&state, &caller.owner.id).await? {
-            CachedTwin::Ready(snap, doc) => (snap.clone(), Document::Parsed(doc.clone())),
-            CachedTwin::NotReady => return Err(not_ready()),
-            CachedTwin::Failed => return Err(generation_failed()),
-            CachedTwin::NoSnapshot => return Err(no_twin()),
-        }
-    } else {
-        match state
-            .store
-            .select_snapshot(&caller.owner.id, purchase_id)
-            .await?
-        {
-            SnapshotSelection::Ready(snap, doc) => (snap, Document::Text(doc)),
-            SnapshotSelection::NotReady => return Err(not_ready()),
-            SnapshotSelection::Failed => return Err(generation_failed()),
-            SnapshotSelection::NoSnapshot => return Err(no_twin()),
-            SnapshotSelection::UnknownPurchase => {
-                return Err(ApiError::new(
-                    ErrorCode::NotFound,
-                    "the owner has no twin for that purchaseId",
-                ));
-            }
-        }
-    };
-
-    let options = RenderOptions {
-        format,
-        lang,
-        variant,
-        include_narratives,
-    };
-    let key = RenderKey {
-        snapshot_id: snapshot.id.clone(),
-        snapshot_updated: (snapshot.updated_at.unix_timestamp_nanos() / 1_000_000) as i64,
-        preset: preset.slug().to_owned(),
-        format,
-        lang,
-        variant,
-        include_narratives,
-    };
-    let snapshot_ref = SnapshotRef {
-        id: snapshot.id.clone(),
-        version: snapshot.version,
-        created_at: twin_core::time_fmt::iso(snapshot.created_at),
-    };
-    // A document given as text is parsed only when this rendering is not cached yet.
-    let rendered = state
-        .render_cache
-        .get_or_render(key, || {
-            let doc = match &document {
-                Document::Sample => std::borrow::Cow::Borrowed(twin_render::sample_twin()),
-                Document::Parsed(doc) => std::borrow::Cow::Borrowed(&**doc),
-                Document::Text(text) => std::borrow::Cow::Owned(
-                    twin_render::parse_document(text.as_bytes()).map_err(|e| e.to_string())?,
-                ),
-            };
-            Ok::<_, String>(twin_render::render(&doc, preset, &snapshot_ref, &options))
-        })
-        .map_err(|e| {
-            ApiError::internal(format!(
-                "stored document of {} is invalid: {e}",
-                snapshot.id
-            ))
-        })?;
+    let rendered = render_preset(
+        &state,
+        PresetRequest {
+            owner_id: &caller.owner.id,
+            sample: caller.is_test(),
+            slug: &slug,
+            purchase_id,
+            options: RenderOptions {
+                format,
+                lang,
+                variant,
+                include_narratives,
+            },
+        },
+    )
+    .await?;
 
     let etag = header::HeaderValue::from_maybe_shared(rendered.etag.clone())
         .map_err(|_| ApiError::internal("a rendering's ETag is not a header value"))?;
@@ -249,35 +185,6 @@ pub async fn preset(
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .body(rendered.body.clone()))
-}
-
-/// Where the document to render comes from.
-enum Document {
-    /// The built-in sample twin.
-    Sample,
-    /// An owner's current twin, parsed when it was cached.
-    Parsed(Arc<twin_render::TwinDocument>),
-    /// A purchase's twin, as stored.
-    Text(String),
-}
-
-fn not_ready() -> ApiError {
-    ApiError::new(
-        ErrorCode::TwinNotReady,
-        "the twin is still being generated; retry in 30 seconds",
-    )
-    .retry_after(30)
-}
-
-fn generation_failed() -> ApiError {
-    ApiError::new(
-        ErrorCode::TwinGenerationFailed,
-        "no ready twin: its generation failed",
-    )
-}
-
-fn no_twin() -> ApiError {
-    ApiError::new(ErrorCode::NoTwinPurchased, "the owner has no twin yet")
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`). Weak validators match too, as RFC 9110

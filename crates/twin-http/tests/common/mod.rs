@@ -302,3 +302,30 @@ pub async fn error_of(res: reqwest::Response) -> (u16, serde_json::Value) {
     assert!(error["type"].is_string());
     (status, error)
 }
+
+/// Every scope a key can hold.
+pub const ALL: &[Scope] = &[
+    Scope::TwinRead,
+    Scope::KeysRead,
+    Scope::KeysWrite,
+    Scope::UsageRead,
+    Scope::AccountRead,
+];
+
+/// Sends `method path` with `key` in `X-Twin-Key` and an optional JSON body.
+pub async fn send(
+    srv: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut req = srv
+        .client
+        .request(method, srv.url(path))
+        .header("X-Twin-Key", key);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap()
+}

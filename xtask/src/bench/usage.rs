@@ -17,9 +17,12 @@
 //! be 200, and the figures are only printed once the data is shown to be there (the
 //! `since=all` total of the measured key is about N / 20).
 
+use super::db::{psql, random_suffix, with_database};
+use super::server::{build_release, free_port};
+use super::{git_revision, load_average};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -543,17 +546,21 @@ fn plan_queries(key_id: &str, owner_id: &str, now_ms: i64) -> Vec<(&'static str,
     let month_start = month_start_ms(today);
     vec![
         (
-            "usage?since=month (Store::key_daily_usage)",
+            "usage?since=month by group (Store::key_usage_grouped)",
             format!(
-                "SELECT day, route, status, variant, calls, cost FROM usage_daily \
-                 WHERE key_id = '{key_id}' AND day >= {month_start} ORDER BY day ASC"
+                "SELECT CAST(0 AS BIGINT) AS day, route, status, variant, \
+                 CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(cost) AS BIGINT) AS cost \
+                 FROM usage_daily WHERE key_id = '{key_id}' AND day >= {month_start} \
+                 GROUP BY route, status, variant"
             ),
         ),
         (
-            "usage?since=all (Store::key_daily_usage)",
+            "usage?since=all by day (Store::key_usage_grouped)",
             format!(
-                "SELECT day, route, status, variant, calls, cost FROM usage_daily \
-                 WHERE key_id = '{key_id}' AND day >= {} ORDER BY day ASC",
+                "SELECT day, '' AS route, CAST(0 AS INTEGER) AS status, '' AS variant, \
+                 CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(cost) AS BIGINT) AS cost \
+                 FROM usage_daily WHERE key_id = '{key_id}' AND day >= {} \
+                 GROUP BY day ORDER BY day",
                 i64::MIN
             ),
         ),
@@ -567,8 +574,10 @@ fn plan_queries(key_id: &str, owner_id: &str, now_ms: i64) -> Vec<(&'static str,
         (
             "account/usage (Store::owner_usage_by_key)",
             format!(
-                "SELECT key_id, calls, cost FROM usage_daily WHERE owner_id = '{owner_id}' \
-                 AND day >= {month_start} AND day < {}",
+                "SELECT key_id, CAST(SUM(calls) AS BIGINT) AS calls, \
+                 CAST(SUM(cost) AS BIGINT) AS cost FROM usage_daily \
+                 WHERE owner_id = '{owner_id}' AND day >= {month_start} AND day < {} \
+                 GROUP BY key_id ORDER BY key_id",
                 now_ms + 31 * DAY_MS
             ),
         ),
@@ -951,65 +960,11 @@ impl Drop for BenchDb {
     }
 }
 
-/// Runs SQL with `psql` and returns its unaligned, tuples-only output.
-fn psql(url: &str, sql: &str) -> Result<String> {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql (is it installed? apt-get install -y postgresql-client)")?;
-    if !out.status.success() {
-        bail!("psql: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(String::from_utf8(out.stdout)?)
-}
-
-/// `url` with its database name replaced by `name` (query parameters kept).
-fn with_database(url: &str, name: &str) -> Result<String> {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base
-        .find("://")
-        .context("the PostgreSQL URL has no scheme")?
-        + 3;
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..host_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    Ok(out)
-}
-
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as i64
-}
-
-/// A short random-enough suffix for names (not a secret: the clock mixed with the pid).
-fn random_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64;
-    format!("{:x}", nanos ^ (u64::from(std::process::id()) << 40))
 }
 
 /// A directory under the system's temp dir, removed with everything in it on drop.
@@ -1031,37 +986,6 @@ impl Drop for TempDir {
 
 // ---------------------------------------------------------------------------------------
 // The server and the client.
-
-/// Builds `twin-server` in release mode and returns the binary's path.
-fn build_release(root: &Path) -> Result<PathBuf> {
-    eprintln!("building twin-server (release)…");
-    let status = crate::cargo()
-        .args(["build", "--release", "-p", "twin-server"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release -p twin-server failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_relative() {
-        root.join(target)
-    } else {
-        target
-    };
-    let bin = target.join("release").join("twin-server");
-    if !bin.is_file() {
-        bail!("built, but {} is not there", bin.display());
-    }
-    Ok(bin)
-}
-
-/// A free TCP port on the loopback interface (released before the server binds it).
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
 
 /// How the server binary is configured: only through the variables set here.
 struct ServerEnv {
@@ -1226,26 +1150,6 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
         out.extend_from_slice(data.get(..size).context("truncated chunk")?);
         data = data.get(size + 2..).unwrap_or_default();
     }
-}
-
-/// The first three fields of /proc/loadavg.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// The commit the server was built from, marked `-dirty` with uncommitted changes.
-fn git_revision(root: &Path) -> String {
-    Command::new("git")
-        .args(["describe", "--always", "--dirty"])
-        .current_dir(root)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| format!("commit {}", s.trim()))
-        .unwrap_or_else(|| "an unknown revision".into())
 }
 
 #[cfg(test)]
