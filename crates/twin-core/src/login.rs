@@ -1,14 +1,15 @@
-//! One-time dashboard login links.
+//! Dashboard sign-in: one-time login links, their redemption for a session, and the
+//! session tokens (SPEC §3, §8, §13).
 
 use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use time::Duration;
 use twin_store::NewLoginLink;
 use utoipa::ToSchema;
 
-use sha2::{Digest, Sha256};
-
 use crate::owners::audit;
+use crate::time_fmt::iso;
 use crate::{Core, Error};
 
 /// How long a dashboard session lasts (also the cookie's `Max-Age`): 12 hours.
@@ -36,7 +37,6 @@ pub fn is_token(value: &str) -> bool {
             .bytes()
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
-use crate::time_fmt::iso;
 
 /// How long a login link works: 15 minutes.
 pub const LOGIN_LINK_TTL: Duration = Duration::minutes(15);
@@ -84,6 +84,66 @@ pub async fn issue_login_link(
             base_url.trim_end_matches('/')
         ),
         expires_at: iso(expires_at),
+    })
+}
+
+/// The audit trail's actor for a login through a link.
+const LINK_ACTOR: &str = "login-link";
+
+/// A dashboard session just opened: the cookie's token (shown to the browser once; only
+/// its hash is stored) and when it ends.
+#[derive(Debug)]
+pub struct OpenedSession {
+    /// The session token for the cookie.
+    pub token: String,
+    /// The owner signed in.
+    pub owner_id: String,
+    /// When the session ends.
+    pub expires_at: time::OffsetDateTime,
+}
+
+/// 401 for a login link that is malformed, unknown, used or expired — one answer for all,
+/// so a guess learns nothing.
+pub fn invalid_link() -> Error {
+    Error::new(
+        crate::ErrorCode::InvalidOrRevokedApiKey,
+        "this login link is not valid: unknown, already used or expired; ask for a new one",
+    )
+}
+
+/// Redeems a one-time login link (the token of its URL) for a new dashboard session with a
+/// fresh id and CSRF token, and audits the sign-in. A link works once, within
+/// [`LOGIN_LINK_TTL`] of being issued.
+pub async fn redeem_login_link(core: &Core, link_token: &str) -> Result<OpenedSession, Error> {
+    if !is_token(link_token) {
+        return Err(invalid_link());
+    }
+    let now = core.clock.now();
+    let session_token = random_token()?;
+    let session = twin_store::NewSession {
+        token_hash: token_hash(&session_token),
+        csrf_token: random_token()?,
+        expires_at: now + SESSION_TTL,
+    };
+    let Some(opened) = core
+        .store
+        .redeem_login_link(&token_hash(link_token), session, now)
+        .await?
+    else {
+        return Err(invalid_link());
+    };
+    audit(
+        core,
+        &opened.owner_id,
+        "dashboard.login",
+        LINK_ACTOR,
+        json!({ "sessionExpiresAt": iso(opened.expires_at) }),
+    )
+    .await?;
+    Ok(OpenedSession {
+        token: session_token,
+        owner_id: opened.owner_id,
+        expires_at: opened.expires_at,
     })
 }
 

@@ -2,22 +2,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde_json::json;
-use twin_store::{AuditEvent, NewSession};
+use twin_core::login::redeem_login_link;
 
-use super::{DASHBOARD_HOME, SESSION_COOKIE, SESSION_TTL, is_token, random_token, token_hash};
-use crate::error::{ApiError, ErrorCode};
+use super::{DASHBOARD_HOME, SESSION_COOKIE, SESSION_TTL};
+use crate::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
 
-/// The audit trail's actor for a login through a link.
-const ACTOR: &str = "login-link";
-
 fn invalid_link() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidOrRevokedApiKey,
-        "this login link is not valid: unknown, already used or expired; ask for a new one",
-    )
+    ApiError::from(twin_core::login::invalid_link())
 }
 
 /// The `Set-Cookie` value of a new session: `HttpOnly` (no script reads it),
@@ -54,41 +47,11 @@ pub async fn redeem(
 ) -> Result<HttpResponse, ApiError> {
     let query = Query::parse(&req).map_err(|_| invalid_link())?.0;
     let token = query.get("token").map(String::as_str).unwrap_or_default();
-    if !is_token(token) {
-        return Err(invalid_link());
-    }
-    let now = state.clock.now();
-    let session_token = random_token()?;
-    let session = NewSession {
-        token_hash: token_hash(&session_token),
-        csrf_token: random_token()?,
-        expires_at: now + SESSION_TTL,
-    };
-    let Some(opened) = state
-        .store
-        .redeem_login_link(&token_hash(token), session, now)
-        .await?
-    else {
-        return Err(invalid_link());
-    };
-    state
-        .store
-        .record_audit(AuditEvent {
-            owner_id: opened.owner_id.clone(),
-            key_id: None,
-            event: "dashboard.login".into(),
-            actor: ACTOR.into(),
-            detail: Some(
-                json!({ "sessionExpiresAt": twin_core::time_fmt::iso(opened.expires_at) })
-                    .to_string(),
-            ),
-            at: now,
-        })
-        .await?;
+    let session = redeem_login_link(&state, token).await?;
     let secure = req.connection_info().scheme() == "https";
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, DASHBOARD_HOME))
-        .insert_header((header::SET_COOKIE, session_cookie(&session_token, secure)))
+        .insert_header((header::SET_COOKIE, session_cookie(&session.token, secure)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         // The token is in this URL; do not let it travel on in a Referer.
         .insert_header((header::REFERRER_POLICY, "no-referrer"))

@@ -7,7 +7,7 @@
 
 pub mod login;
 
-pub use twin_core::login::{SESSION_TTL, is_token, random_token, token_hash};
+pub use twin_core::login::SESSION_TTL;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "twin_session";
