@@ -149,7 +149,7 @@ pub trait Reservations: Clone + Send + Sync + 'static {
 }
 
 impl Reservations for Store {
-    fn reserve(
+    async fn reserve(
         &self,
         kind: Allowance,
         counter: &str,
@@ -157,33 +157,29 @@ impl Reservations for Store {
         limit: Option<i64>,
         want: i64,
         min: i64,
-    ) -> impl Future<Output = Result<Grant, StoreError>> + Send {
-        async move {
-            match kind {
-                // A quota always has a limit; `None` would mean "no limit" all the same.
-                Allowance::Quota => {
-                    let limit = limit.unwrap_or(i64::MAX);
-                    Store::reserve_quota(self, counter, period_start, limit, want).await
-                }
-                Allowance::Spend => {
-                    Store::reserve_spend(self, counter, period_start, limit, want, min).await
-                }
+    ) -> Result<Grant, StoreError> {
+        match kind {
+            // A quota always has a limit; `None` would mean "no limit" all the same.
+            Allowance::Quota => {
+                let limit = limit.unwrap_or(i64::MAX);
+                Store::reserve_quota(self, counter, period_start, limit, want).await
+            }
+            Allowance::Spend => {
+                Store::reserve_spend(self, counter, period_start, limit, want, min).await
             }
         }
     }
 
-    fn release(
+    async fn release(
         &self,
         kind: Allowance,
         counter: &str,
         period_start: OffsetDateTime,
         units: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move {
-            match kind {
-                Allowance::Quota => Store::release_quota(self, counter, period_start, units).await,
-                Allowance::Spend => Store::release_spend(self, counter, period_start, units).await,
-            }
+    ) -> Result<(), StoreError> {
+        match kind {
+            Allowance::Quota => Store::release_quota(self, counter, period_start, units).await,
+            Allowance::Spend => Store::release_spend(self, counter, period_start, units).await,
         }
     }
 
