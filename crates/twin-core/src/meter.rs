@@ -1,46 +1,211 @@
 //! In-memory metering backed by database leases (SPEC §6, §12).
 //!
 //! Each replica admits requests from local allowances — quota units, rate slots and credits —
-//! that it reserved in the database beforehand (`Store::reserve_*`, each one atomic). Spending
-//! from memory costs no round trip; a new reservation is needed only when an allowance runs
-//! out, so the database sees about one statement per `block` requests. Because a unit is
-//! reserved before it is spent, no replica can serve past a limit, also after a crash (which
-//! can only strand reserved-but-unspent units: under-delivery, never over-delivery).
+//! that it reserved in the database beforehand, through [`Reservations`] (implemented by
+//! [`Store`]: each reservation is one atomic statement). Spending from memory costs no round
+//! trip; a new reservation is needed only when an allowance runs out, so the database sees
+//! about one statement per block of requests. Because a unit is reserved before it is spent,
+//! no replica can serve past a limit, also after a crash (which can only strand
+//! reserved-but-unspent units: under-delivery, never over-delivery).
 //!
-//! Block sizes shrink as a limit nears: a quota reservation asks for at most 1/16 of what is
-//! left (at least 1, at most `max_block`, 4096 by default), so at the boundary every unit is reserved one at a
-//! time and replicas share the last units exactly. Unspent allowances of an idle key go back to
-//! the database after `idle_release` when they matter to other replicas — when what the key
-//! has left in the database is less than 16 times what this replica holds — and otherwise
-//! after `idle_forget`. Far from a limit, holding a block costs nobody anything, while giving
-//! it back and reserving it again would put every key of a large rotation (say 10,000 keys,
-//! each called every few seconds) back on the slow path of round trips.
+//! # The state machine
+//!
+//! Per key, a replica holds a [`Lease`] for each counted allowance ([`Allowance::Quota`], in
+//! requests, and [`Allowance::Spend`], in micro-credits; they differ only in their unit and
+//! period) and a rate lease (slots of one fixed minute). A lease belongs to one period (the
+//! month, the spend period): a request of a later period rolls it over, dropping what it held
+//! (it was counted in its own period). A lease is
+//!
+//! * *unknown* until its first reservation or admission of the period (`reserved` is `None`);
+//! * *holding* `unused` units reserved from the database and not yet spent;
+//! * *spent* for a moment after the database granted too little ([`SPENT_MEMORY`]): requests
+//!   needing at least as much are refused without asking again;
+//! * *refilling* while a background reservation is in flight (at most one per allowance);
+//! * *detached* once the meter forgets the key (its limits changed, it went idle, shutdown):
+//!   everything unspent goes back to the database, and grants landing later go straight back.
+//!
+//! Block sizes follow [`twin_meter::lease`], the same rule the store uses: a reservation asks
+//! for at most 1/16 of what is left (at least one request's worth, at most `max_block`
+//! requests' worth, 4096 by default), so at the boundary every unit is reserved one at a time
+//! and replicas share the last units exactly. Unspent allowances of an idle key go back to the
+//! database after `idle_release` when they matter to other replicas — when what the key has
+//! left in the database is less than 16 times what this replica holds — and otherwise after
+//! `idle_forget`. Far from a limit, holding a block costs nobody anything, while giving it back
+//! and reserving it again would put every key of a large rotation (say 10,000 keys, each called
+//! every few seconds) back on the slow path of round trips.
 //!
 //! Per request, for one key, the three allowances are checked in the spec's order (rate →
 //! quota → spend) under the key's lock and then spent together: a refused request spends
 //! nothing.
 //!
 //! Refills happen ahead of need: when an allowance that is far from its limit (its next block
-//! would be at least [`PREFETCH_MIN_BLOCK`] units) falls to a quarter of that block, a
-//! background task reserves the next block while requests go on spending what is left. So a
+//! would be at least [`PREFETCH_MIN_BLOCK`] requests' worth) falls to a quarter of that block,
+//! a background task reserves the next block while requests go on spending what is left. So a
 //! busy key does not wait on the database at all in the steady state; only a key's first
 //! request, the first request of a new rate minute and the last stretch before a limit (where
 //! blocks shrink toward one unit and replicas share the rest exactly) reserve on the request
-//! path. A crash can then strand at most one block plus a quarter of one per allowance.
+//! path.
+//!
+//! # The under-delivery bound
+//!
+//! A lease that ends without going back to the database — its replica crashed, or its period
+//! ended while it was held — strands what it held. Per key and replica that is at most **two
+//! blocks**: one reservation made by a request that found the lease empty, plus one refill
+//! that was in flight meanwhile (reservations for a key are serialized by a fair gate, so no
+//! third can land before the refill). In units:
+//!
+//! * quota: at most `2 × max_block` requests (and at most 2/16 of what was left);
+//! * spend: at most `(2 × max_block + 1) × c − 1` micro-credits, `c` the largest price of the
+//!   key's requests (a request reserves when it lacks fewer than `c`);
+//! * rate: slots are never given back; they expire with their fixed minute, so a crash costs
+//!   at most the rest of that minute's window and the limits of [`twin_meter::rate`] (at most
+//!   `L` per fixed minute, `2L − 1` per sliding 60 s) hold across any number of replicas.
+//!
+//! A refund (an answer that must not count, 425 or 5xx) puts the unit back into the lease,
+//! which can raise what a crash strands by the requests in flight at that moment.
+//!
+//! The property test in `meter/tests.rs` runs several replicas over an exact in-memory
+//! database, with random interleavings, crashes, sweeps, returns and period changes, and
+//! checks that nothing is served past a limit and that what is stranded stays within this
+//! bound.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
-use twin_meter::rate::{RateDecision, RateWindow};
+pub use twin_meter::lease::PREFETCH_MIN_BLOCK;
+use twin_meter::rate::{RateDecision, RateReservation, RateWindow};
 use twin_meter::{Credits, Period, QuotaSnapshot};
+pub use twin_store::Grant;
 use twin_store::{KeyRecord, Store, StoreError};
+
+#[cfg(test)]
+mod tests;
+
+/// The counted allowances a [`Lease`] can hold: they differ only in their unit and period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Allowance {
+    /// The monthly quota, in requests.
+    Quota,
+    /// The spend cap, in micro-credits per spend period.
+    Spend,
+}
+
+impl Allowance {
+    /// Both, in the order a request is checked against them.
+    pub const ALL: [Allowance; 2] = [Allowance::Quota, Allowance::Spend];
+
+    fn denial(self) -> Denial {
+        match self {
+            Allowance::Quota => Denial::Quota,
+            Allowance::Spend => Denial::Spend,
+        }
+    }
+}
+
+/// The reservations the meter makes in the shared database, each one atomic. [`Store`]
+/// implements it; tests use an in-memory database with exact counters.
+///
+/// `counter` names the row that holds the counters (see [`counter_id`]). Periods are named by
+/// their start. Implementations must never grant past `limit`, counting every replica's
+/// reservations.
+pub trait Reservations: Clone + Send + Sync + 'static {
+    /// Reserves up to `want` units of `kind` for the period starting at `period_start`, within
+    /// `limit` (`None`: no limit). Grants fewer when fewer are left (never fewer than `min`,
+    /// one request's worth, except 0 when not even that is left).
+    fn reserve(
+        &self,
+        kind: Allowance,
+        counter: &str,
+        period_start: OffsetDateTime,
+        limit: Option<i64>,
+        want: i64,
+        min: i64,
+    ) -> impl Future<Output = Result<Grant, StoreError>> + Send;
+
+    /// Gives back `units` reserved and unspent units of `kind` of the period starting at
+    /// `period_start` (nothing when that period is over).
+    fn release(
+        &self,
+        kind: Allowance,
+        counter: &str,
+        period_start: OffsetDateTime,
+        units: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reserves up to `want` slots of the per-minute window of `limit` at `now`; `known` is
+    /// the window as of the caller's previous reservation.
+    fn reserve_rate(
+        &self,
+        counter: &str,
+        limit: u32,
+        now: OffsetDateTime,
+        want: u32,
+        known: Option<RateWindow>,
+    ) -> impl Future<Output = Result<RateReservation, StoreError>> + Send;
+}
+
+impl Reservations for Store {
+    async fn reserve(
+        &self,
+        kind: Allowance,
+        counter: &str,
+        period_start: OffsetDateTime,
+        limit: Option<i64>,
+        want: i64,
+        min: i64,
+    ) -> Result<Grant, StoreError> {
+        match kind {
+            // A quota always has a limit; `None` would mean "no limit" all the same.
+            Allowance::Quota => {
+                let limit = limit.unwrap_or(i64::MAX);
+                Store::reserve_quota(self, counter, period_start, limit, want).await
+            }
+            Allowance::Spend => {
+                Store::reserve_spend(self, counter, period_start, limit, want, min).await
+            }
+        }
+    }
+
+    async fn release(
+        &self,
+        kind: Allowance,
+        counter: &str,
+        period_start: OffsetDateTime,
+        units: i64,
+    ) -> Result<(), StoreError> {
+        match kind {
+            Allowance::Quota => Store::release_quota(self, counter, period_start, units).await,
+            Allowance::Spend => Store::release_spend(self, counter, period_start, units).await,
+        }
+    }
+
+    fn reserve_rate(
+        &self,
+        counter: &str,
+        limit: u32,
+        now: OffsetDateTime,
+        want: u32,
+        known: Option<RateWindow>,
+    ) -> impl Future<Output = Result<RateReservation, StoreError>> + Send {
+        Store::reserve_rate(self, counter, limit, now, want, known)
+    }
+}
+
+/// The database row a key's allowances are reserved from: every reservation and release of
+/// the meter names its row through this one function.
+pub fn counter_id(key: &KeyRecord) -> &str {
+    &key.id
+}
 
 /// Metering settings.
 #[derive(Debug, Clone, Copy)]
 pub struct MeterConfig {
-    /// Largest quota (and rate) block one reservation takes.
+    /// Largest block one reservation takes, in requests (quota, rate) or requests' worth of
+    /// credits (spend).
     pub max_block: i64,
     /// How long a key may sit idle before its unspent allowances are returned, when other
     /// replicas may need them (the key is near a limit).
@@ -59,10 +224,6 @@ impl Default for MeterConfig {
         }
     }
 }
-
-/// An allowance whose next block would be smaller than this is not refilled ahead: near a
-/// limit, units are reserved one request at a time so replicas share the rest exactly.
-pub const PREFETCH_MIN_BLOCK: i64 = 64;
 
 /// What one admitted request spent, so a 425 or 5xx answer can give it back.
 #[derive(Debug, Clone, Copy, Default)]
@@ -87,7 +248,7 @@ pub struct MeterHeaders {
 /// Values of the `X-RateLimit-*` headers.
 #[derive(Debug, Clone, Copy)]
 pub struct RateHeaders {
-    /// Requests per minute (0 = no limit).
+    /// Requests per minute (0 = no limit, as the header says it).
     pub limit: u32,
     /// Requests left in the window (approximate across replicas; exact on one).
     pub remaining: u32,
@@ -124,47 +285,115 @@ pub enum Denial {
     Store(StoreError),
 }
 
+/// How long a "spent" answer from the database is trusted before asking again.
+pub const SPENT_MEMORY: Duration = Duration::from_millis(500);
+
+/// One replica's lease on a counted allowance of one key for one period (see the module
+/// docs for its states).
 #[derive(Debug, Default)]
-struct QuotaLease {
-    month: i64,
-    /// Units reserved in the database by all replicas, as of our last reservation.
-    reserved: i64,
+struct Lease {
+    /// Start of the period the lease belongs to (Unix ms).
+    period: i64,
+    /// The limit as of the key's last request (`None`: no limit).
+    limit: Option<i64>,
+    /// Units reserved in the database by all replicas, as of our last reservation (or the
+    /// key's stored counters); `None` until known in this period.
+    reserved: Option<i64>,
     /// Of those, ours and not yet spent.
     unused: i64,
-    /// The database said the quota is spent: refuse locally until then (another replica
-    /// may return unspent units after its idle delay, so this is short).
-    spent_until: Option<std::time::Instant>,
+    /// The database granted too little for requests needing this many units: refuse those
+    /// locally until then (another replica may return unspent units after its idle delay, so
+    /// this is short).
+    spent_until: Option<(Instant, i64)>,
     /// A background reservation is in flight.
     refilling: bool,
 }
 
+impl Lease {
+    /// Moves the lease to `period`. What it held in an earlier one was counted there and is
+    /// dropped.
+    fn roll(&mut self, period: i64) {
+        if self.period != period {
+            *self = Lease {
+                period,
+                limit: self.limit,
+                ..Lease::default()
+            };
+        }
+    }
+
+    /// What the limit still allows beyond everything reserved (`None`: no limit).
+    fn left(&self) -> Option<i64> {
+        self.limit.map(|l| l - self.reserved.unwrap_or(0))
+    }
+
+    /// Adds a grant made for `period`; one for another period (the lease rolled meanwhile)
+    /// was counted there and is dropped.
+    fn apply(&mut self, period: i64, g: Grant) {
+        if self.period == period {
+            self.reserved = Some(self.reserved.map_or(g.used, |r| r.max(g.used)));
+            self.unused += g.granted;
+        }
+    }
+
+    /// Takes everything unspent, to give it back; returns it and the period it belongs to.
+    fn take_unused(&mut self) -> (i64, i64) {
+        let units = std::mem::take(&mut self.unused);
+        self.reserved = self.reserved.map(|r| r - units);
+        (units, self.period)
+    }
+
+    /// Puts back what [`Lease::take_unused`] took when it could not be returned.
+    fn put_back(&mut self, period: i64, units: i64) {
+        if self.period == period {
+            self.unused += units;
+            self.reserved = self.reserved.map(|r| r + units);
+        }
+    }
+
+    /// Spent in the period as far as this replica knows: reserved by all, minus ours unspent.
+    fn used(&self) -> i64 {
+        (self.reserved.unwrap_or(0) - self.unused).max(0)
+    }
+
+    /// Whether the database recently refused a request needing `units`.
+    fn known_spent(&self, units: i64) -> bool {
+        self.spent_until
+            .is_some_and(|(t, u)| units >= u && Instant::now() < t)
+    }
+
+    /// Whether what is held matters to other replicas (see [`twin_meter::lease::holds_contended`]).
+    fn holds_contended(&self) -> bool {
+        self.reserved.is_some() && twin_meter::lease::holds_contended(self.left(), self.unused)
+    }
+}
+
+/// One replica's slots of a key's rate window.
 #[derive(Debug, Default)]
 struct RateLease {
+    /// The slots must be used before this instant (Unix ms); 0 (long past) before the first
+    /// reservation.
     valid_until_ms: i64,
     /// The window is full until then (Unix ms): other replicas can only add to it.
-    full_until_ms: i64,
+    full_until_ms: Option<i64>,
     unused: u32,
-    /// The window as of our last reservation, for headers.
-    window: RateWindow,
+    /// The stored window as of our last reservation, if we made one (for headers, and as
+    /// the store's compare-and-set hint).
+    window: Option<RateWindow>,
     /// A background reservation is in flight.
     refilling: bool,
 }
 
 impl RateLease {
-    /// The stored window as of our last reservation, if we made one.
-    fn known(&self) -> Option<RateWindow> {
-        (self.window.minute != 0).then_some(self.window)
-    }
-
     /// Adds a reservation's slots. Slots counted in a later minute than those held replace
     /// them (the held ones expire now); a reservation of an earlier minute, landing late, is
     /// dropped.
-    fn apply(&mut self, r: &twin_meter::rate::RateReservation) {
+    fn apply(&mut self, r: &RateReservation) {
         if r.valid_until_unix_ms == self.valid_until_ms {
-            self.window = r.state;
+            self.window = Some(r.state);
             self.unused = self.unused.saturating_add(r.granted);
         } else if r.valid_until_unix_ms > self.valid_until_ms {
-            self.window = r.state;
+            self.window = Some(r.state);
             self.valid_until_ms = r.valid_until_unix_ms;
             self.unused = r.granted;
         }
@@ -172,54 +401,42 @@ impl RateLease {
 }
 
 #[derive(Debug, Default)]
-struct SpendLease {
-    period_start: i64,
-    reserved: i64,
-    unused: i64,
-    /// The cap was reached for requests of this cost: refuse them locally until then.
-    spent_until: Option<(std::time::Instant, i64)>,
-    /// A background reservation is in flight.
-    refilling: bool,
-}
-
-/// How long a "spent" answer from the database is trusted before asking again.
-const SPENT_MEMORY: Duration = Duration::from_millis(500);
-
-#[derive(Debug, Default)]
 struct KeyLeases {
-    quota: QuotaLease,
+    quota: Lease,
+    spend: Lease,
     rate: RateLease,
-    spend: SpendLease,
-    last_used: Option<std::time::Instant>,
+    last_used: Option<Instant>,
     /// The entry was removed from the meter and its allowances given back: a refill landing
     /// afterwards gives its grant straight back too.
     detached: bool,
-    /// The key's monthly quota and spend cap as of its last request.
-    quota_limit: i64,
-    spend_cap: Option<i64>,
 }
 
 impl KeyLeases {
-    /// Whether the unspent allowances held here are a sizeable share (over 1/17) of what the
-    /// key has left in the database, as of our last reservation: then another replica may be
-    /// refused while we sit on them.
+    fn lease(&self, kind: Allowance) -> &Lease {
+        match kind {
+            Allowance::Quota => &self.quota,
+            Allowance::Spend => &self.spend,
+        }
+    }
+
+    fn lease_mut(&mut self, kind: Allowance) -> &mut Lease {
+        match kind {
+            Allowance::Quota => &mut self.quota,
+            Allowance::Spend => &mut self.spend,
+        }
+    }
+
+    /// Whether the unspent allowances held here may make another replica refuse a request.
     fn holds_contended_units(&self) -> bool {
-        let quota = self.quota.unused > 0
-            && self.quota.reserved >= 0
-            && self.quota_limit - self.quota.reserved < self.quota.unused.saturating_mul(16);
-        let spend = self.spend.unused > 0
-            && self.spend.reserved >= 0
-            && self.spend_cap.is_some_and(|cap| {
-                cap - self.spend.reserved < self.spend.unused.saturating_mul(16)
-            });
-        quota || spend
+        self.quota.holds_contended() || self.spend.holds_contended()
     }
 }
 
 /// A key's metering state: the allowances behind a plain mutex (held only briefly, never
 /// across a database call) and a gate held by whoever is reserving for the key.
-#[derive(Default)]
 struct KeyEntry {
+    /// The row reservations are made from ([`counter_id`]).
+    counter: Box<str>,
     state: Mutex<KeyLeases>,
     gate: Arc<tokio::sync::Mutex<()>>,
 }
@@ -230,19 +447,35 @@ fn lock(entry: &Entry) -> std::sync::MutexGuard<'_, KeyLeases> {
     entry.state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What one request needs of a counted allowance.
+#[derive(Clone, Copy)]
+struct Need {
+    /// Units (0: the request does not draw on it).
+    units: i64,
+    period: OffsetDateTime,
+    period_ms: i64,
+    limit: Option<i64>,
+}
+
 /// One admission's fixed inputs.
 struct Ask<'a> {
     key: &'a KeyRecord,
-    cost: i64,
-    counted: bool,
     now: OffsetDateTime,
     now_ms: i64,
-    month: OffsetDateTime,
-    month_ms: i64,
-    period: Period,
-    period_start: OffsetDateTime,
-    period_start_ms: i64,
-    rate_limit: u32,
+    /// Quota, then spend (indexed by [`Allowance`]).
+    needs: [Need; 2],
+    spend_period: Period,
+    rate: Option<NonZeroU32>,
+}
+
+impl Ask<'_> {
+    fn need(&self, kind: Allowance) -> Need {
+        self.needs[kind as usize]
+    }
+
+    fn cost(&self) -> i64 {
+        self.need(Allowance::Spend).units
+    }
 }
 
 /// What one pass over a key's allowances concluded.
@@ -254,20 +487,22 @@ enum Step {
         want: u32,
         known: Option<RateWindow>,
     },
-    /// Quota units must be reserved first.
-    Quota { want: i64 },
-    /// Credits must be reserved first (`min`: what this request still lacks).
-    Spend { want: i64, min: i64 },
+    /// Units of `kind` must be reserved first (`min`: what this request still lacks).
+    Reserve {
+        kind: Allowance,
+        want: i64,
+        min: i64,
+    },
 }
 
-/// The metering engine of one replica.
-pub struct Meter {
-    store: Store,
+/// The metering engine of one replica, over the database `R` holds its leases in.
+pub struct Meter<R: Reservations = Store> {
+    store: R,
     config: MeterConfig,
     keys: Mutex<HashMap<String, Entry>>,
 }
 
-impl std::fmt::Debug for Meter {
+impl<R: Reservations> std::fmt::Debug for Meter<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Meter")
             .field("config", &self.config)
@@ -284,9 +519,20 @@ fn from_ms(v: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-impl Meter {
+fn rate_limit_of(key: &KeyRecord) -> Option<NonZeroU32> {
+    NonZeroU32::new(u32::try_from(key.rate_limit_rpm.max(0)).unwrap_or(u32::MAX))
+}
+
+fn stored_used(key: &KeyRecord, kind: Allowance, period: OffsetDateTime) -> i64 {
+    match kind {
+        Allowance::Quota => key.counters.quota_used_in(period),
+        Allowance::Spend => key.counters.spend_used_in(period),
+    }
+}
+
+impl<R: Reservations> Meter<R> {
     /// A meter over `store`.
-    pub fn new(store: Store, config: MeterConfig) -> Self {
+    pub fn new(store: R, config: MeterConfig) -> Self {
         Meter {
             store,
             config,
@@ -299,12 +545,65 @@ impl Meter {
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).len() as u64
     }
 
-    fn entry(&self, key_id: &str) -> Entry {
+    /// The key's entry, created if needed. Entries are per key (the change feed and refunds
+    /// name keys); each remembers the counter it reserves from.
+    fn entry(&self, key: &KeyRecord) -> Entry {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(entry) = keys.get(key_id) {
+        if let Some(entry) = keys.get(&key.id) {
             return entry.clone();
         }
-        keys.entry(key_id.to_owned()).or_default().clone()
+        keys.entry(key.id.clone())
+            .or_insert_with(|| {
+                Arc::new(KeyEntry {
+                    counter: counter_id(key).into(),
+                    state: Mutex::default(),
+                    gate: Arc::default(),
+                })
+            })
+            .clone()
+    }
+
+    fn existing(&self, key_id: &str) -> Option<Entry> {
+        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.get(key_id).cloned()
+    }
+
+    fn remove(&self, key_id: &str) -> Option<Entry> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.remove(key_id)
+    }
+
+    fn ask<'a>(
+        &self,
+        key: &'a KeyRecord,
+        cost: i64,
+        counted: bool,
+        now: OffsetDateTime,
+    ) -> Ask<'a> {
+        let spend_period: Period = key.spend_period.parse().unwrap_or_default();
+        let month = twin_meter::month_start(now);
+        let period_start = spend_period.start(now);
+        Ask {
+            key,
+            now,
+            now_ms: ms(now),
+            needs: [
+                Need {
+                    units: i64::from(counted),
+                    period: month,
+                    period_ms: ms(month),
+                    limit: Some(key.monthly_quota),
+                },
+                Need {
+                    units: cost.max(0),
+                    period: period_start,
+                    period_ms: ms(period_start),
+                    limit: key.spend_limit,
+                },
+            ],
+            spend_period,
+            rate: rate_limit_of(key),
+        }
     }
 
     /// Admits one request of `key` costing `cost` micro-credits; `counted` says whether it
@@ -321,24 +620,8 @@ impl Meter {
         counted: bool,
         now: OffsetDateTime,
     ) -> Result<(Charge, MeterHeaders), (Denial, MeterHeaders)> {
-        let entry = self.entry(&key.id);
-        let period: Period = key.spend_period.parse().unwrap_or_default();
-        let month = twin_meter::month_start(now);
-        let period_start = period.start(now);
-        let ask = Ask {
-            key,
-            cost,
-            counted,
-            now,
-            now_ms: ms(now),
-            month,
-            month_ms: ms(month),
-            period,
-            period_start,
-            period_start_ms: ms(period_start),
-            rate_limit: u32::try_from(key.rate_limit_rpm).unwrap_or(u32::MAX),
-        };
-        let (mut entry, mut step) = self.begin(entry, &ask);
+        let ask = self.ask(key, cost, counted, now);
+        let (mut entry, mut step) = self.begin(self.entry(key), &ask);
         // Each turn either finishes or reserves fresh units from the database, which are
         // finite in every period (a spend without a cap grants whatever is asked), so the
         // loop ends.
@@ -361,15 +644,16 @@ impl Meter {
             };
             let Some(need) = need else {
                 drop(gate);
-                (entry, step) = self.begin(self.entry(&key.id), &ask);
+                (entry, step) = self.begin(self.entry(key), &ask);
                 continue;
             };
             step = match need {
                 Step::Done(result) => return result,
                 Step::Rate { want, known } => {
+                    let limit = ask.rate.map_or(0, NonZeroU32::get);
                     let reserved = self
                         .store
-                        .reserve_rate(&key.id, ask.rate_limit, now, want, known)
+                        .reserve_rate(&entry.counter, limit, now, want, known)
                         .await;
                     let mut leases = lock(&entry);
                     if leases.detached {
@@ -377,18 +661,17 @@ impl Meter {
                         // a fresh entry. Rate slots are not given back.
                         drop(leases);
                         drop(gate);
-                        (entry, step) = self.begin(self.entry(&key.id), &ask);
+                        (entry, step) = self.begin(self.entry(key), &ask);
                         continue;
                     }
                     match reserved {
                         Ok(r) => {
                             leases.rate.apply(&r);
                             if leases.rate.unused == 0 {
-                                let d =
-                                    twin_meter::decide_at_ms(r.state, ask.rate_limit, ask.now_ms);
+                                let d = twin_meter::decide_at_ms(r.state, limit, ask.now_ms);
                                 let retry_after_ms = d.retry_after_ms.max(1);
                                 leases.rate.full_until_ms =
-                                    ask.now_ms + i64::try_from(retry_after_ms).unwrap_or(1);
+                                    Some(ask.now_ms + i64::try_from(retry_after_ms).unwrap_or(1));
                                 let headers = self.headers_for(&leases, &ask, Some(&d));
                                 return Err((Denial::Rate { retry_after_ms }, headers));
                             }
@@ -400,10 +683,11 @@ impl Meter {
                     }
                     self.step(&entry, &mut leases, &ask)
                 }
-                Step::Quota { want } => {
+                Step::Reserve { kind, want, min } => {
+                    let need = ask.need(kind);
                     let granted = self
                         .store
-                        .reserve_quota(&key.id, month, key.monthly_quota, want)
+                        .reserve(kind, &entry.counter, need.period, need.limit, want, min)
                         .await;
                     let g = match granted {
                         Ok(g) => g,
@@ -417,15 +701,13 @@ impl Meter {
                         if leases.detached {
                             None
                         } else {
-                            if leases.quota.month == ask.month_ms {
-                                leases.quota.reserved = leases.quota.reserved.max(g.used);
-                                leases.quota.unused += g.granted;
-                            }
-                            if leases.quota.unused == 0 {
-                                leases.quota.spent_until =
-                                    Some(std::time::Instant::now() + SPENT_MEMORY);
+                            let lease = leases.lease_mut(kind);
+                            lease.apply(need.period_ms, g);
+                            if lease.unused < need.units {
+                                lease.spent_until =
+                                    Some((Instant::now() + SPENT_MEMORY, need.units));
                                 let headers = self.headers_for(&leases, &ask, None);
-                                return Err((Denial::Quota, headers));
+                                return Err((kind.denial(), headers));
                             }
                             Some(self.step(&entry, &mut leases, &ask))
                         }
@@ -436,51 +718,11 @@ impl Meter {
                             // Forgotten meanwhile: the grant goes back, and the request
                             // starts over on a fresh entry.
                             drop(gate);
-                            let _ = self.store.release_quota(&key.id, month, g.granted).await;
-                            (entry, step) = self.begin(self.entry(&key.id), &ask);
-                            continue;
-                        }
-                    }
-                }
-                Step::Spend { want, min } => {
-                    let granted = self
-                        .store
-                        .reserve_spend(&key.id, period_start, key.spend_limit, want, min)
-                        .await;
-                    let g = match granted {
-                        Ok(g) => g,
-                        Err(e) => {
-                            let headers = self.headers_for(&lock(&entry), &ask, None);
-                            return Err((Denial::Store(e), headers));
-                        }
-                    };
-                    let next = {
-                        let mut leases = lock(&entry);
-                        if leases.detached {
-                            None
-                        } else {
-                            if leases.spend.period_start == ask.period_start_ms {
-                                leases.spend.reserved = leases.spend.reserved.max(g.used);
-                                leases.spend.unused += g.granted;
-                            }
-                            if leases.spend.unused < cost {
-                                leases.spend.spent_until =
-                                    Some((std::time::Instant::now() + SPENT_MEMORY, cost));
-                                let headers = self.headers_for(&leases, &ask, None);
-                                return Err((Denial::Spend, headers));
-                            }
-                            Some(self.step(&entry, &mut leases, &ask))
-                        }
-                    };
-                    match next {
-                        Some(next) => next,
-                        None => {
-                            drop(gate);
                             let _ = self
                                 .store
-                                .release_spend(&key.id, period_start, g.granted)
+                                .release(kind, &entry.counter, need.period, g.granted)
                                 .await;
-                            (entry, step) = self.begin(self.entry(&key.id), &ask);
+                            (entry, step) = self.begin(self.entry(key), &ask);
                             continue;
                         }
                     }
@@ -496,9 +738,10 @@ impl Meter {
             let step = {
                 let mut leases = lock(&entry);
                 if !leases.detached {
-                    leases.last_used = Some(std::time::Instant::now());
-                    leases.quota_limit = ask.key.monthly_quota;
-                    leases.spend_cap = ask.key.spend_limit;
+                    leases.last_used = Some(Instant::now());
+                    for kind in Allowance::ALL {
+                        leases.lease_mut(kind).limit = ask.need(kind).limit;
+                    }
                     Some(self.step(&entry, &mut leases, ask))
                 } else {
                     None
@@ -506,7 +749,7 @@ impl Meter {
             };
             match step {
                 Some(step) => return (entry, step),
-                None => entry = self.entry(&ask.key.id),
+                None => entry = self.entry(ask.key),
             }
         }
     }
@@ -515,22 +758,10 @@ impl Meter {
     /// spend, all or nothing), refuses from what is known locally, or names the first one
     /// that needs a reservation.
     fn step(&self, entry: &Entry, leases: &mut KeyLeases, ask: &Ask<'_>) -> Step {
-        let (key, cost, counted, rate_limit) = (ask.key, ask.cost, ask.counted, ask.rate_limit);
         // Roll allowances that belong to a past period: they were counted in that period
         // and are simply dropped.
-        if leases.quota.month != ask.month_ms {
-            leases.quota = QuotaLease {
-                month: ask.month_ms,
-                reserved: -1,
-                ..Default::default()
-            };
-        }
-        if leases.spend.period_start != ask.period_start_ms {
-            leases.spend = SpendLease {
-                period_start: ask.period_start_ms,
-                reserved: -1,
-                ..Default::default()
-            };
+        for kind in Allowance::ALL {
+            leases.lease_mut(kind).roll(ask.need(kind).period_ms);
         }
         if leases.rate.valid_until_ms <= ask.now_ms {
             leases.rate.unused = 0;
@@ -538,191 +769,150 @@ impl Meter {
 
         // 1. Rate. A window known to be full stays full until its next free slot: other
         // replicas can only add to it, so the database need not be asked again before then.
-        if rate_limit > 0 && leases.rate.unused == 0 {
-            if ask.now_ms < leases.rate.full_until_ms {
-                let d = twin_meter::decide_at_ms(leases.rate.window, rate_limit, ask.now_ms);
-                let retry_after_ms = u64::try_from(leases.rate.full_until_ms - ask.now_ms)
-                    .unwrap_or(1)
-                    .max(1);
+        if let Some(limit) = ask.rate
+            && leases.rate.unused == 0
+        {
+            if let Some(until) = leases.rate.full_until_ms
+                && ask.now_ms < until
+            {
+                let window = leases.rate.window.unwrap_or_default();
+                let d = twin_meter::decide_at_ms(window, limit.get(), ask.now_ms);
+                let retry_after_ms = u64::try_from(until - ask.now_ms).unwrap_or(1).max(1);
                 let headers = self.headers_for(leases, ask, Some(&d));
                 return Step::Done(Err((Denial::Rate { retry_after_ms }, headers)));
             }
-            let want = u32::try_from((i64::from(rate_limit) / 16).clamp(1, self.config.max_block))
-                .unwrap_or(1);
+            let want =
+                twin_meter::lease::block(Some(i64::from(limit.get())), 1, self.config.max_block);
             return Step::Rate {
-                want,
-                known: leases.rate.known(),
+                want: u32::try_from(want).unwrap_or(1),
+                known: leases.rate.window,
             };
         }
 
-        // 2. Monthly quota. A quota the database just called spent is refused locally for a
-        // moment, so a client calling past its quota costs no round trips.
-        if counted && leases.quota.unused == 0 {
-            if leases
-                .quota
-                .spent_until
-                .is_some_and(|t| std::time::Instant::now() < t)
-            {
-                let headers = self.headers_for(leases, ask, None);
-                return Step::Done(Err((Denial::Quota, headers)));
+        // 2. Monthly quota, then 3. spend. A limit the database just called reached is
+        // refused locally for a moment (for requests needing at least as much), so a client
+        // calling past its limit costs no round trips.
+        for kind in Allowance::ALL {
+            let need = ask.need(kind);
+            let lease = leases.lease_mut(kind);
+            if need.units > 0 && lease.unused < need.units {
+                if lease.known_spent(need.units) {
+                    let headers = self.headers_for(leases, ask, None);
+                    return Step::Done(Err((kind.denial(), headers)));
+                }
+                return Step::Reserve {
+                    kind,
+                    want: twin_meter::lease::block(lease.left(), need.units, self.config.max_block),
+                    min: need.units - lease.unused,
+                };
             }
-            let left = if leases.quota.reserved < 0 {
-                key.monthly_quota
-            } else {
-                key.monthly_quota - leases.quota.reserved
-            };
-            return Step::Quota {
-                want: (left / 16).clamp(1, self.config.max_block),
-            };
-        }
-        if leases.quota.reserved < 0 {
-            // First sight of this key in the month on this replica: report the stored count.
-            leases.quota.reserved = key.counters.quota_used_in(ask.month);
-        }
-
-        // 3. Spend. As for the quota, a cap the database just called reached is refused
-        // locally for a moment (for requests costing at least as much).
-        if cost > 0 && leases.spend.unused < cost {
-            if leases
-                .spend
-                .spent_until
-                .is_some_and(|(t, c)| std::time::Instant::now() < t && cost >= c)
-            {
-                let headers = self.headers_for(leases, ask, None);
-                return Step::Done(Err((Denial::Spend, headers)));
+            if lease.reserved.is_none() {
+                // First sight of this key in the period on this replica: report the stored
+                // count.
+                lease.reserved = Some(stored_used(ask.key, kind, need.period));
             }
-            let left = match key.spend_limit {
-                Some(cap) if leases.spend.reserved >= 0 => cap - leases.spend.reserved,
-                Some(cap) => cap,
-                None => i64::MAX / 4,
-            };
-            return Step::Spend {
-                want: (left / 16).clamp(cost, cost.saturating_mul(self.config.max_block)),
-                min: cost - leases.spend.unused,
-            };
-        }
-        if leases.spend.reserved < 0 {
-            leases.spend.reserved = key.counters.spend_used_in(ask.period_start);
         }
 
         // Everything is available: spend it together.
-        if rate_limit > 0 {
+        if ask.rate.is_some() {
             leases.rate.unused -= 1;
         }
-        let mut charge = Charge::default();
-        if counted {
-            leases.quota.unused -= 1;
-            charge.quota = true;
+        for kind in Allowance::ALL {
+            leases.lease_mut(kind).unused -= ask.need(kind).units;
         }
-        if cost > 0 {
-            leases.spend.unused -= cost;
-            charge.credits = cost;
-        }
-        self.refill_ahead(entry, leases, key, rate_limit, counted, cost, ask.now);
+        let charge = Charge {
+            quota: ask.need(Allowance::Quota).units > 0,
+            credits: ask.cost(),
+        };
+        self.refill_ahead(entry, leases, ask);
         let headers = self.headers_for(leases, ask, None);
         Step::Done(Ok((charge, headers)))
     }
 
     /// Starts background reservations for allowances running low (see the module docs).
-    #[allow(clippy::too_many_arguments)]
-    fn refill_ahead(
-        &self,
-        entry: &Entry,
-        leases: &mut KeyLeases,
-        key: &KeyRecord,
-        rate_limit: u32,
-        counted: bool,
-        cost: i64,
-        now: OffsetDateTime,
-    ) {
+    fn refill_ahead(&self, entry: &Entry, leases: &mut KeyLeases, ask: &Ask<'_>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if counted && !leases.quota.refilling && leases.quota.reserved >= 0 {
-            let left = key.monthly_quota - leases.quota.reserved;
-            let want = (left / 16).clamp(1, self.config.max_block);
-            if want >= PREFETCH_MIN_BLOCK && leases.quota.unused <= want / 4 {
-                leases.quota.refilling = true;
-                let (store, entry, key_id) = (self.store.clone(), entry.clone(), key.id.clone());
-                let (month, limit) = (leases.quota.month, key.monthly_quota);
-                runtime.spawn(async move {
-                    let _gate = entry.gate.clone().lock_owned().await;
-                    let grant = store
-                        .reserve_quota(&key_id, from_ms(month), limit, want)
-                        .await;
-                    let detached = {
-                        let mut leases = lock(&entry);
-                        leases.quota.refilling = false;
-                        let Ok(g) = grant else { return };
-                        if !leases.detached && leases.quota.month == month {
-                            leases.quota.reserved = leases.quota.reserved.max(g.used);
-                            leases.quota.unused += g.granted;
-                        }
-                        // A grant of a month that has ended was counted in it and is dropped.
-                        leases.detached.then_some(g.granted)
-                    };
-                    if let Some(units) = detached {
-                        // Nobody will spend it here: give it back at once.
-                        let _ = store.release_quota(&key_id, from_ms(month), units).await;
-                    }
-                });
+        for kind in Allowance::ALL {
+            let need = ask.need(kind);
+            let lease = leases.lease_mut(kind);
+            if need.units == 0 || lease.refilling || lease.reserved.is_none() {
+                continue;
             }
-        }
-        if cost > 0 && !leases.spend.refilling && leases.spend.reserved >= 0 {
-            let left = match key.spend_limit {
-                Some(cap) => cap - leases.spend.reserved,
-                None => i64::MAX / 4,
+            let Some(want) = twin_meter::lease::prefetch(
+                lease.left(),
+                need.units,
+                self.config.max_block,
+                lease.unused,
+            ) else {
+                continue;
             };
-            let want = (left / 16).clamp(cost, cost.saturating_mul(self.config.max_block));
-            if want >= cost.saturating_mul(PREFETCH_MIN_BLOCK) && leases.spend.unused <= want / 4 {
-                leases.spend.refilling = true;
-                let (store, entry, key_id) = (self.store.clone(), entry.clone(), key.id.clone());
-                let (start, cap) = (leases.spend.period_start, key.spend_limit);
-                runtime.spawn(async move {
-                    let _gate = entry.gate.clone().lock_owned().await;
-                    let grant = store
-                        .reserve_spend(&key_id, from_ms(start), cap, want, cost)
-                        .await;
-                    let detached = {
-                        let mut leases = lock(&entry);
-                        leases.spend.refilling = false;
-                        let Ok(g) = grant else { return };
-                        if !leases.detached && leases.spend.period_start == start {
-                            leases.spend.reserved = leases.spend.reserved.max(g.used);
-                            leases.spend.unused += g.granted;
-                        }
-                        leases.detached.then_some(g.granted)
-                    };
-                    if let Some(micros) = detached {
-                        let _ = store.release_spend(&key_id, from_ms(start), micros).await;
-                    }
-                });
-            }
-        }
-        let now_ms = ms(now);
-        if rate_limit > 0 && !leases.rate.refilling && leases.rate.valid_until_ms > now_ms {
-            let want = (i64::from(rate_limit) / 16).clamp(1, self.config.max_block);
-            if want >= PREFETCH_MIN_BLOCK && i64::from(leases.rate.unused) <= want / 4 {
-                leases.rate.refilling = true;
-                let (store, entry, key_id) = (self.store.clone(), entry.clone(), key.id.clone());
-                let want = u32::try_from(want).unwrap_or(1);
-                let known = leases.rate.known();
-                runtime.spawn(async move {
-                    let _gate = entry.gate.clone().lock_owned().await;
-                    let reservation = store
-                        .reserve_rate(&key_id, rate_limit, now, want, known)
-                        .await;
+            lease.refilling = true;
+            let (store, entry) = (self.store.clone(), entry.clone());
+            let (period, limit) = (lease.period, lease.limit);
+            runtime.spawn(async move {
+                let _gate = entry.gate.clone().lock_owned().await;
+                let grant = store
+                    .reserve(
+                        kind,
+                        &entry.counter,
+                        from_ms(period),
+                        limit,
+                        want,
+                        need.units,
+                    )
+                    .await;
+                let detached = {
                     let mut leases = lock(&entry);
-                    leases.rate.refilling = false;
-                    // Rate slots are never given back: they expire with their minute.
-                    if let Ok(r) = reservation
-                        && !leases.detached
-                        && r.granted > 0
-                    {
-                        leases.rate.apply(&r);
+                    leases.lease_mut(kind).refilling = false;
+                    let Ok(g) = grant else { return };
+                    if !leases.detached {
+                        // A grant of a period that has ended was counted in it and is dropped.
+                        leases.lease_mut(kind).apply(period, g);
                     }
-                });
-            }
+                    leases.detached.then_some(g.granted)
+                };
+                if let Some(units) = detached {
+                    // Nobody will spend it here: give it back at once.
+                    let _ = store
+                        .release(kind, &entry.counter, from_ms(period), units)
+                        .await;
+                }
+            });
+        }
+        if let Some(limit) = ask.rate
+            && !leases.rate.refilling
+            && leases.rate.valid_until_ms > ask.now_ms
+            && let Some(want) = twin_meter::lease::prefetch(
+                Some(i64::from(limit.get())),
+                1,
+                self.config.max_block,
+                i64::from(leases.rate.unused),
+            )
+        {
+            // The window's size, not what is left of it, sizes a rate block: the store's
+            // compare-and-set grants only what fits.
+            leases.rate.refilling = true;
+            let (store, entry) = (self.store.clone(), entry.clone());
+            let want = u32::try_from(want).unwrap_or(1);
+            let known = leases.rate.window;
+            let now = ask.now;
+            runtime.spawn(async move {
+                let _gate = entry.gate.clone().lock_owned().await;
+                let reservation = store
+                    .reserve_rate(&entry.counter, limit.get(), now, want, known)
+                    .await;
+                let mut leases = lock(&entry);
+                leases.rate.refilling = false;
+                // Rate slots are never given back: they expire with their minute.
+                if let Ok(r) = reservation
+                    && !leases.detached
+                    && r.granted > 0
+                {
+                    leases.rate.apply(&r);
+                }
+            });
         }
     }
 
@@ -735,10 +925,10 @@ impl Meter {
         self.headers(
             leases,
             ask.key,
-            ask.rate_limit,
+            ask.rate,
             decision,
-            ask.cost,
-            ask.period,
+            ask.cost(),
+            ask.spend_period,
             ask.now,
         )
     }
@@ -748,50 +938,51 @@ impl Meter {
         &self,
         leases: &KeyLeases,
         key: &KeyRecord,
-        rate_limit: u32,
+        rate_limit: Option<NonZeroU32>,
         decision: Option<&RateDecision>,
         cost: i64,
         period: Period,
         now: OffsetDateTime,
     ) -> MeterHeaders {
-        let reserved = leases.quota.reserved.max(0);
-        let used = u64::try_from(reserved - leases.quota.unused).unwrap_or(0);
+        let used = u64::try_from(leases.quota.used()).unwrap_or(0);
         let limit = u64::try_from(key.monthly_quota).unwrap_or(0);
-        let rate = if rate_limit == 0 {
-            RateHeaders {
+        let rate = match rate_limit {
+            None => RateHeaders {
                 limit: 0,
                 remaining: 0,
                 reset: now.unix_timestamp(),
-            }
-        } else {
-            let d = decision.copied().unwrap_or_else(|| {
-                twin_meter::decide_at_ms(leases.rate.window, rate_limit, ms(now))
-            });
-            // `decide` describes a hypothetical next request: what it would leave is one less
-            // than the free capacity.
-            let free = if d.allowed {
-                d.remaining.saturating_add(1)
-            } else {
-                0
-            };
-            let remaining = if decision.is_some() {
-                0
-            } else {
-                leases.rate.unused.saturating_add(free)
-            };
-            RateHeaders {
-                limit: rate_limit,
-                remaining: remaining.min(rate_limit),
-                reset: d.reset_at_unix_secs,
+            },
+            Some(rate_limit) => {
+                let rate_limit = rate_limit.get();
+                let d = decision.copied().unwrap_or_else(|| {
+                    let window = leases.rate.window.unwrap_or_default();
+                    twin_meter::decide_at_ms(window, rate_limit, ms(now))
+                });
+                // `decide` describes a hypothetical next request: what it would leave is one
+                // less than the free capacity.
+                let free = if d.allowed {
+                    d.remaining.saturating_add(1)
+                } else {
+                    0
+                };
+                let remaining = if decision.is_some() {
+                    0
+                } else {
+                    leases.rate.unused.saturating_add(free)
+                };
+                RateHeaders {
+                    limit: rate_limit,
+                    remaining: remaining.min(rate_limit),
+                    reset: d.reset_at_unix_secs,
+                }
             }
         };
-        let spend_used = (leases.spend.reserved.max(0) - leases.spend.unused).max(0);
         MeterHeaders {
             quota: QuotaSnapshot::for_month(limit, used, now),
             rate,
             spend: SpendHeaders {
                 cost: Credits::from_micros(cost).unwrap_or(Credits::ZERO),
-                used: Credits::from_micros(spend_used).unwrap_or(Credits::ZERO),
+                used: Credits::from_micros(leases.spend.used()).unwrap_or(Credits::ZERO),
                 limit: key.spend_limit.and_then(Credits::from_micros),
                 reset: period.next_reset(now),
             },
@@ -801,30 +992,27 @@ impl Meter {
     /// Header values for a request refused before metering (scope, plan): what this replica
     /// knows of the key, spending nothing.
     pub fn peek(&self, key: &KeyRecord, cost: i64, now: OffsetDateTime) -> MeterHeaders {
-        let period: Period = key.spend_period.parse().unwrap_or_default();
-        let rate_limit = u32::try_from(key.rate_limit_rpm).unwrap_or(u32::MAX);
-        let entry = {
-            let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            keys.get(&key.id).cloned()
+        let ask = self.ask(key, cost, false, now);
+        let current = |leases: &KeyLeases| {
+            Allowance::ALL.iter().all(|&kind| {
+                let lease = leases.lease(kind);
+                lease.period == ask.need(kind).period_ms && lease.reserved.is_some()
+            })
         };
-        let month = ms(twin_meter::month_start(now));
-        let period_start = ms(period.start(now));
-        if let Some(entry) = entry
+        if let Some(entry) = self.existing(&key.id)
             && let Ok(leases) = entry.state.try_lock()
-            && leases.quota.month == month
-            && leases.quota.reserved >= 0
-            && leases.spend.period_start == period_start
-            && leases.spend.reserved >= 0
+            && current(&leases)
         {
-            return self.headers(&leases, key, rate_limit, None, cost, period, now);
+            return self.headers_for(&leases, &ask, None);
         }
         let mut leases = KeyLeases::default();
-        leases.quota.reserved = key.counters.quota_used_in(twin_meter::month_start(now));
-        leases.spend.reserved = key.counters.spend_used_in(period.start(now));
-        let mut headers = self.headers(&leases, key, rate_limit, None, cost, period, now);
-        if rate_limit > 0 {
+        for kind in Allowance::ALL {
+            leases.lease_mut(kind).reserved = Some(stored_used(key, kind, ask.need(kind).period));
+        }
+        let mut headers = self.headers_for(&leases, &ask, None);
+        if let Some(limit) = ask.rate {
             // Nothing known locally about the window: report the full limit.
-            headers.rate.remaining = rate_limit;
+            headers.rate.remaining = limit.get();
             headers.rate.reset = now.unix_timestamp();
         }
         headers
@@ -833,22 +1021,29 @@ impl Meter {
     /// This replica's reserved-but-unspent quota units and micro-credits of a key, to report
     /// spent amounts rather than reserved ones.
     pub fn local_unused(&self, key_id: &str, now: OffsetDateTime) -> (i64, i64) {
-        let entry = {
-            let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            keys.get(key_id).cloned()
-        };
-        match entry.as_ref().and_then(|e| e.state.try_lock().ok()) {
-            Some(leases) if leases.quota.month == ms(twin_meter::month_start(now)) => {
+        match self
+            .existing(key_id)
+            .as_ref()
+            .and_then(|e| e.state.try_lock().ok())
+        {
+            Some(leases) if leases.quota.period == ms(twin_meter::month_start(now)) => {
                 (leases.quota.unused, leases.spend.unused)
             }
             _ => (0, 0),
         }
     }
 
-    /// Gives back what a request spent when its answer must not count (425, 5xx).
+    /// Gives back what a request spent when its answer must not count (425, 5xx). When the
+    /// key was forgotten meanwhile, what it spent stays counted (under-delivery of one
+    /// request).
     pub async fn refund(&self, key_id: &str, charge: Charge) {
-        let entry = self.entry(key_id);
+        let Some(entry) = self.existing(key_id) else {
+            return;
+        };
         let mut leases = lock(&entry);
+        if leases.detached {
+            return;
+        }
         if charge.quota {
             leases.quota.unused += 1;
         }
@@ -857,68 +1052,37 @@ impl Meter {
 
     /// Drops every cached allowance of a key after giving it back (its limits changed).
     pub async fn forget(&self, key_id: &str) {
-        let entry = {
-            let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            keys.remove(key_id)
-        };
-        if let Some(entry) = entry {
+        if let Some(entry) = self.remove(key_id) {
             lock(&entry).detached = true;
-            self.give_back(key_id, &entry).await;
+            self.give_back(&entry).await;
         }
     }
 
     /// [`Meter::forget`] from synchronous code: the key's allowances are detached at once
     /// and given back by a background task.
     pub fn forget_now(self: &Arc<Self>, key_id: &str) {
-        let entry = {
-            let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            keys.remove(key_id)
-        };
-        if let Some(entry) = entry {
+        if let Some(entry) = self.remove(key_id) {
             lock(&entry).detached = true;
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 let meter = self.clone();
-                let key_id = key_id.to_owned();
-                rt.spawn(async move { meter.give_back(&key_id, &entry).await });
+                rt.spawn(async move { meter.give_back(&entry).await });
             }
         }
     }
 
     /// Returns the key's unspent quota units and credits to the database. What cannot be
     /// returned (the database is down) stays held, to be returned later.
-    async fn give_back(&self, key_id: &str, entry: &Entry) {
-        let (units, month, micros, start) = {
-            let mut leases = lock(entry);
-            let units = std::mem::take(&mut leases.quota.unused);
-            leases.quota.reserved -= units;
-            let micros = std::mem::take(&mut leases.spend.unused);
-            leases.spend.reserved -= micros;
-            (units, leases.quota.month, micros, leases.spend.period_start)
-        };
-        if units > 0
-            && self
-                .store
-                .release_quota(key_id, from_ms(month), units)
-                .await
-                .is_err()
-        {
-            let mut leases = lock(entry);
-            if leases.quota.month == month {
-                leases.quota.unused += units;
-                leases.quota.reserved += units;
-            }
-        }
-        if micros > 0
-            && self
-                .store
-                .release_spend(key_id, from_ms(start), micros)
-                .await
-                .is_err()
-        {
-            let mut leases = lock(entry);
-            if leases.spend.period_start == start {
-                leases.spend.unused += micros;
-                leases.spend.reserved += micros;
+    async fn give_back(&self, entry: &Entry) {
+        for kind in Allowance::ALL {
+            let (units, period) = lock(entry).lease_mut(kind).take_unused();
+            if units > 0
+                && self
+                    .store
+                    .release(kind, &entry.counter, from_ms(period), units)
+                    .await
+                    .is_err()
+            {
+                lock(entry).lease_mut(kind).put_back(period, units);
             }
         }
         // Rate slots are not given back: they expire with their minute.
@@ -957,20 +1121,20 @@ impl Meter {
             };
             if removed.is_some() {
                 lock(&entry).detached = true;
-                self.give_back(&key_id, &entry).await;
+                self.give_back(&entry).await;
             }
         }
     }
 
     /// Gives every allowance back (graceful shutdown).
     pub async fn release_all(&self) {
-        let all: Vec<(String, Entry)> = {
+        let all: Vec<Entry> = {
             let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            keys.drain().collect()
+            keys.drain().map(|(_, entry)| entry).collect()
         };
-        for (key_id, entry) in all {
+        for entry in all {
             lock(&entry).detached = true;
-            self.give_back(&key_id, &entry).await;
+            self.give_back(&entry).await;
         }
     }
 

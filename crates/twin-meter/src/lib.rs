@@ -2,6 +2,7 @@
 
 mod clock;
 mod credits;
+pub mod lease;
 mod period;
 pub mod plans;
 mod quota;

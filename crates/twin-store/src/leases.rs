@@ -64,7 +64,7 @@ impl Store {
             }
             // Near the limit other replicas compete for the rest: take a share of it, not
             // all of it, so nobody sits on the last units while others are refused.
-            want = want.min((left / 16).max(1));
+            want = want.min(twin_meter::lease::share(left, 1));
         }
         // Other replicas kept taking what was left between our attempts: report none.
         let used = self.quota_reserved(key_id, period).await?;
@@ -160,7 +160,7 @@ impl Store {
             }
             // Near the limit other replicas compete for the rest: take a share of it, not
             // all of it, so nobody sits on the last units while others are refused.
-            want = want.min((left / 16).max(min));
+            want = want.min(twin_meter::lease::share(left, min));
         }
         let used = self.spend_reserved(key_id, period).await?;
         Ok(Grant { granted: 0, used })
