@@ -198,7 +198,7 @@ impl Reservations for Store {
 /// The database row a key's allowances are reserved from: every reservation and release of
 /// the meter names its row through this one function.
 pub fn counter_id(key: &KeyRecord) -> &str {
-    &key.id
+    &key.counter_id
 }
 
 /// Metering settings.

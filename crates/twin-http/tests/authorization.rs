@@ -193,8 +193,92 @@ async fn a_rotation_with_a_grace_period_counts_against_the_key_limit(db: TestDb)
     assert_eq!(active, 2);
 }
 
+async fn a_rotated_key_keeps_its_state_and_its_rotation_expiry(db: TestDb) {
+    let srv = TestServer::start(db).await;
+    srv.owner("ana", "professional").await;
+    let (admin, _) = srv.key_with("ana", KeyEnv::Live, ALL, 10_000).await;
+    let (_, id) = srv
+        .key_with("ana", KeyEnv::Live, &[Scope::TwinRead], 10_000)
+        .await;
+    // Disable it, then rotate it: the successor is disabled too.
+    let res = send(
+        &srv,
+        reqwest::Method::PATCH,
+        &format!("/v1/keys/{id}"),
+        &admin,
+        Some(json!({"isActive": false})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = send(
+        &srv,
+        reqwest::Method::POST,
+        &format!("/v1/keys/{id}/rotate"),
+        &admin,
+        Some(json!({"gracePeriodSeconds": 600})),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let rotated: Value = res.json().await.unwrap();
+    assert_eq!(rotated["status"], "disabled");
+    assert_eq!(rotated["isActive"], false);
+    let plaintext = rotated["key"].as_str().unwrap();
+    assert_eq!(
+        srv.get("/v1/public/twin/health", plaintext).await.status(),
+        401,
+        "a disabled key's successor does not work either"
+    );
+    // The expiry the rotation set cannot be lifted or pushed back…
+    for body in [
+        json!({"expiresAt": null}),
+        json!({"expiresAt": "2030-01-01T00:00:00Z"}),
+    ] {
+        let (status, err) = error_of(
+            send(
+                &srv,
+                reqwest::Method::PATCH,
+                &format!("/v1/keys/{id}"),
+                &admin,
+                Some(body),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!((status, err["code"].as_str().unwrap()), (409, "CONFLICT"));
+    }
+    let old = srv.store().find_key(&id).await.unwrap();
+    assert_eq!(
+        old.expires_at,
+        Some(common::T0 + time::Duration::seconds(600))
+    );
+    // … but it can be brought forward.
+    let res = send(
+        &srv,
+        reqwest::Method::PATCH,
+        &format!("/v1/keys/{id}"),
+        &admin,
+        Some(json!({"expiresAt": "2026-11-15T12:05:00Z"})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // And a rotated key is not rotated a second time.
+    let (status, _) = error_of(
+        send(
+            &srv,
+            reqwest::Method::POST,
+            &format!("/v1/keys/{id}/rotate"),
+            &admin,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 409);
+}
+
 twin_store::backend_tests!(
     a_narrow_key_cannot_rotate_or_change_a_wider_key,
     a_test_key_manages_test_keys_only,
     a_rotation_with_a_grace_period_counts_against_the_key_limit,
+    a_rotated_key_keeps_its_state_and_its_rotation_expiry,
 );

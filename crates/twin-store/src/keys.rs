@@ -37,6 +37,8 @@ struct KeyRow {
     spend_period: String,
     created_by: String,
     rotated_from: Option<String>,
+    counter_id: String,
+    rotated_to: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -76,6 +78,8 @@ fn record(row: KeyRow, counters: CountersRow) -> StoreResult<KeyRecord> {
         spend_period: row.spend_period,
         created_by: row.created_by,
         rotated_from: row.rotated_from,
+        counter_id: row.counter_id,
+        rotated_to: row.rotated_to,
         counters: KeyCounters {
             quota_period: counters.quota_period,
             quota_used: counters.quota_used,
@@ -138,6 +142,8 @@ impl Store {
             spend_period: new.spend_period,
             created_by: new.created_by,
             rotated_from: new.rotated_from,
+            counter_id: String::new(),
+            rotated_to: None,
         };
         let counters = CountersRow {
             key_id: row.id.clone(),
@@ -149,14 +155,29 @@ impl Store {
         let id = row.id.clone();
         with_conn!(self, |conn| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                // A successor draws on its predecessor's counters (rotation lineage); any
+                // other key gets a row of its own.
+                let inherited: Option<String> = match &row.rotated_from {
+                    Some(old) => api_keys::table
+                        .find(old)
+                        .select(api_keys::counter_id)
+                        .first(conn)
+                        .await
+                        .optional()?,
+                    None => None,
+                };
+                let mut row = row;
+                row.counter_id = inherited.clone().unwrap_or_else(|| row.id.clone());
                 diesel::insert_into(api_keys::table)
                     .values(&row)
                     .execute(conn)
                     .await?;
-                diesel::insert_into(key_counters::table)
-                    .values(&counters)
-                    .execute(conn)
-                    .await?;
+                if inherited.is_none() {
+                    diesel::insert_into(key_counters::table)
+                        .values(&counters)
+                        .execute(conn)
+                        .await?;
+                }
                 Ok(())
             })
             .await?
@@ -168,7 +189,7 @@ impl Store {
     pub async fn find_key(&self, id: &str) -> StoreResult<KeyRecord> {
         let (row, counters): (KeyRow, CountersRow) = with_conn!(self, |conn| {
             api_keys::table
-                .inner_join(key_counters::table)
+                .inner_join(key_counters::table.on(key_counters::key_id.eq(api_keys::counter_id)))
                 .filter(api_keys::id.eq(id))
                 .select((KeyRow::as_select(), CountersRow::as_select()))
                 .first(conn)
@@ -201,7 +222,7 @@ impl Store {
         let now_ms = to_ms(now);
         let rows: Vec<(KeyRow, CountersRow)> = with_conn!(self, |conn| {
             let mut query = api_keys::table
-                .inner_join(key_counters::table)
+                .inner_join(key_counters::table.on(key_counters::key_id.eq(api_keys::counter_id)))
                 .filter(api_keys::owner_id.eq(owner_id))
                 .select((KeyRow::as_select(), CountersRow::as_select()))
                 .order((api_keys::created_at.desc(), api_keys::id.desc()))
@@ -358,5 +379,41 @@ impl Store {
         });
         self.record_change(Some(id), None).await?;
         Ok(())
+    }
+
+    /// Marks `id` as replaced by `successor` (rotation) and ends it at `at` at the latest, in
+    /// one statement that carries its conditions: the key is not revoked and not already
+    /// rotated. Returns whether it applied (false: revoked or rotated meanwhile).
+    pub async fn mark_rotated(
+        &self,
+        id: &str,
+        successor: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let at_ms = to_ms(at);
+        let now = to_ms(self.now());
+        let updated = with_conn!(self, |conn| {
+            diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq(id))
+                    .filter(api_keys::revoked_at.is_null())
+                    .filter(api_keys::rotated_to.is_null()),
+            )
+            .set((
+                api_keys::rotated_to.eq(successor),
+                api_keys::expires_at.eq(diesel::dsl::case_when(
+                    api_keys::expires_at
+                        .is_not_null()
+                        .and(api_keys::expires_at.lt(at_ms)),
+                    api_keys::expires_at,
+                )
+                .otherwise(Some(at_ms))),
+                api_keys::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?
+        });
+        self.record_change(Some(id), None).await?;
+        Ok(updated == 1)
     }
 }

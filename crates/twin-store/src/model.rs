@@ -315,7 +315,13 @@ pub struct KeyRecord {
     pub created_by: String,
     /// The key this one replaced by rotation.
     pub rotated_from: Option<String>,
-    /// The key's counters as last written to the database.
+    /// The `key_counters` row this key draws on (SPEC §2 "Rotation lineage"): its own id, or
+    /// for a key made by rotation its lineage root's, so successor and predecessor share one
+    /// quota counter, rate window and spend period. Lease and counter calls take this id.
+    pub counter_id: String,
+    /// The key that replaced this one by rotation, if any.
+    pub rotated_to: Option<String>,
+    /// The key's counters as last written to the database (the lineage's shared row).
     pub counters: KeyCounters,
 }
 
@@ -509,6 +515,8 @@ mod tests {
             spend_period: "month".into(),
             created_by: "test".into(),
             rotated_from: None,
+            counter_id: "k".into(),
+            rotated_to: None,
             counters: KeyCounters::default(),
         };
         assert_eq!(key.status(now), KeyStatus::Active);

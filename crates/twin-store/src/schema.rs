@@ -52,6 +52,9 @@ diesel::table! {
         spend_period -> Text,
         created_by -> Text,
         rotated_from -> Nullable<Text>,
+        counter_id -> Text,
+        rotated_to -> Nullable<Text>,
+        meta -> Nullable<Text>,
     }
 }
 

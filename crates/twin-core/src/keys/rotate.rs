@@ -60,6 +60,11 @@ pub async fn rotate_key(
             "a revoked or expired key cannot be rotated",
         ));
     }
+    if old.rotated_to.is_some() {
+        return Err(Error::conflict(
+            "this key was already rotated; rotate its successor instead",
+        ));
+    }
     let spec = KeySpec {
         owner_id: owner_id.to_owned(),
         env: old.env,
@@ -86,11 +91,34 @@ pub async fn rotate_key(
         .store
         .issue_key(&core.key_format, &core.hasher, spec)
         .await?;
-    // Return the old key's unspent allowances first, so the copy carries what was spent.
-    core.meter.forget(&old.id).await;
-    core.store.copy_counters(&old.id, &new.id).await?;
+    // The successor shares the old key's counter row (the store gives it the lineage's
+    // `counter_id`), so nothing is copied and both draw on one allowance.
+    // A rotated key keeps its predecessor's state: a disabled key's successor is disabled.
+    if !old.is_active {
+        core.store
+            .update_key(
+                owner_id,
+                &new.id,
+                twin_store::KeyPatch {
+                    is_active: Some(false),
+                    ..twin_store::KeyPatch::default()
+                },
+            )
+            .await?;
+    }
     let old_expires = now + Duration::seconds(grace_seconds);
-    core.store.expire_key_at(&old.id, old_expires).await?;
+    if !core
+        .store
+        .mark_rotated(&old.id, &new.id, old_expires)
+        .await?
+    {
+        // Revoked or rotated by someone else since it was read: the successor must not
+        // outlive that decision.
+        core.store.revoke_key(owner_id, &new.id).await?;
+        return Err(Error::conflict(
+            "the key was revoked or rotated meanwhile; nothing was issued",
+        ));
+    }
     let new = core.store.find_key(&new.id).await?;
     Ok(Rotated {
         created: CreatedKey {

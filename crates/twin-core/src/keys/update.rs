@@ -21,6 +21,22 @@ pub async fn update_key(
     let patch = body.into_patch(plan, actor.scope_ceiling(), now)?;
     let before = core.store.get_owner_key(owner_id, id).await?;
     actor.check_reach(&before)?;
+    // An expiry set by a rotation bounds the old key's grace period: it can be brought
+    // forward, never lifted or pushed back.
+    if before.rotated_to.is_some()
+        && let Some(expiry) = patch.expires_at
+    {
+        let lifts = match (expiry, before.expires_at) {
+            (None, _) => true,
+            (Some(new), Some(current)) => new > current,
+            (Some(_), None) => false,
+        };
+        if lifts {
+            return Err(Error::conflict(
+                "this key was rotated: its expiry can only be brought forward",
+            ));
+        }
+    }
     let event = match patch.is_active {
         Some(false) if before.is_active => "key.disabled",
         Some(true) if !before.is_active => "key.enabled",

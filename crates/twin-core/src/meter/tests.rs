@@ -210,6 +210,8 @@ fn key(id: &str, quota: i64, rate: i64, cap: Option<i64>) -> KeyRecord {
         spend_period: "month".into(),
         created_by: "test".into(),
         rotated_from: None,
+        counter_id: id.into(),
+        rotated_to: None,
         counters: KeyCounters::default(),
     }
 }
