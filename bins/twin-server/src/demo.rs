@@ -51,6 +51,7 @@ pub async fn run(store: &Store, config: &Config, base_url: &str, json: bool) -> 
         spend_period: "month".into(),
         created_by: "cli:demo".into(),
         rotated_from: None,
+        meta: None,
     };
     let (plain, record) = store
         .issue_key(&KeyFormat::twin(), &config.hasher, spec)

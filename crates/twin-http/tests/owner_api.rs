@@ -613,7 +613,111 @@ async fn account_and_monthly_usage(db: TestDb) {
     assert_eq!(view["quotaUsed"], 4);
 }
 
+async fn metadata_is_set_on_create_and_patch_and_read_back_on_every_view(db: TestDb) {
+    let srv = TestServer::start(db).await;
+    let admin = manager(&srv, "ana").await;
+    let meta = json!({"crmAccount": "acme-42", "tags": ["pilot"], "nested": {"n": 1}});
+    let res = send(
+        &srv,
+        reqwest::Method::POST,
+        "/v1/keys",
+        &admin,
+        Some(json!({"name": "CRM", "meta": meta})),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["meta"], meta);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let one: Value = send(
+        &srv,
+        reqwest::Method::GET,
+        &format!("/v1/keys/{id}"),
+        &admin,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(one["meta"], meta);
+    let list: Value = send(&srv, reqwest::Method::GET, "/v1/keys", &admin, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = list["items"]
+        .as_array()
+        .or_else(|| list["keys"].as_array())
+        .or_else(|| list["data"].as_array())
+        .expect("a list of keys")
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["meta"], meta);
+    // PATCH replaces it; null clears it; a rotation carries it.
+    let patched: Value = send(
+        &srv,
+        reqwest::Method::PATCH,
+        &format!("/v1/keys/{id}"),
+        &admin,
+        Some(json!({"meta": {"crmAccount": "acme-43"}})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(patched["meta"], json!({"crmAccount": "acme-43"}));
+    let rotated: Value = send(
+        &srv,
+        reqwest::Method::POST,
+        &format!("/v1/keys/{id}/rotate"),
+        &admin,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(rotated["meta"], json!({"crmAccount": "acme-43"}));
+    let new_id = rotated["id"].as_str().unwrap();
+    let cleared: Value = send(
+        &srv,
+        reqwest::Method::PATCH,
+        &format!("/v1/keys/{new_id}"),
+        &admin,
+        Some(json!({"meta": null})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(cleared["meta"].is_null());
+    // Not an object, or over 4 KiB: 400 naming `meta`.
+    for bad in [
+        json!([1, 2]),
+        json!("text"),
+        json!({"big": "x".repeat(4100)}),
+    ] {
+        let (status, err) = error_of(
+            send(
+                &srv,
+                reqwest::Method::POST,
+                "/v1/keys",
+                &admin,
+                Some(json!({"name": "bad", "meta": bad})),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(err["code"], "INVALID_PARAMETER");
+    }
+}
+
 twin_store::backend_tests!(
+    metadata_is_set_on_create_and_patch_and_read_back_on_every_view,
     create_returns_the_plaintext_once_and_listings_never_show_it,
     create_validates_every_field,
     a_key_cannot_grant_scopes_it_lacks,

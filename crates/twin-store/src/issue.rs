@@ -31,6 +31,8 @@ pub struct KeySpec {
     pub created_by: String,
     /// The key this one replaces (rotation).
     pub rotated_from: Option<String>,
+    /// The owner's metadata.
+    pub meta: Option<crate::model::KeyMeta>,
 }
 
 impl Store {
@@ -71,6 +73,7 @@ impl Store {
                 spend_period: spec.spend_period.clone(),
                 created_by: spec.created_by.clone(),
                 rotated_from: spec.rotated_from.clone(),
+                meta: spec.meta.clone(),
             };
             match self.insert_key(new).await {
                 Ok(record) => {

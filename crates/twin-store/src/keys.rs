@@ -39,6 +39,7 @@ struct KeyRow {
     rotated_from: Option<String>,
     counter_id: String,
     rotated_to: Option<String>,
+    meta: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -80,6 +81,12 @@ fn record(row: KeyRow, counters: CountersRow) -> StoreResult<KeyRecord> {
         rotated_from: row.rotated_from,
         counter_id: row.counter_id,
         rotated_to: row.rotated_to,
+        meta: row
+            .meta
+            .as_deref()
+            .map(serde_json::from_str::<crate::model::KeyMeta>)
+            .transpose()
+            .map_err(|e| StoreError::Invalid(format!("stored key metadata: {e}")))?,
         counters: KeyCounters {
             quota_period: counters.quota_period,
             quota_used: counters.quota_used,
@@ -100,6 +107,7 @@ struct KeyChanges {
     rate_limit_rpm: Option<i64>,
     spend_limit: Option<Option<i64>>,
     spend_period: Option<String>,
+    meta: Option<Option<String>>,
     updated_at: Option<i64>,
 }
 
@@ -144,6 +152,10 @@ impl Store {
             rotated_from: new.rotated_from,
             counter_id: String::new(),
             rotated_to: None,
+            meta: new
+                .meta
+                .as_ref()
+                .map(|m| serde_json::Value::Object(m.clone()).to_string()),
         };
         let counters = CountersRow {
             key_id: row.id.clone(),
@@ -315,6 +327,9 @@ impl Store {
             rate_limit_rpm: patch.rate_limit_rpm,
             spend_limit: patch.spend_limit,
             spend_period: patch.spend_period,
+            meta: patch
+                .meta
+                .map(|m| m.map(|m| serde_json::Value::Object(m).to_string())),
             updated_at: Some(to_ms(self.now())),
         };
         let key_id = id.to_owned();

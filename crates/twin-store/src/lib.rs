@@ -48,9 +48,9 @@ pub use error::{StoreError, StoreResult};
 pub use issue::KeySpec;
 pub use leases::Grant;
 pub use model::{
-    AuditEvent, InvalidValue, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey,
-    NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet, Snapshot, SnapshotStatus,
-    StoredHash,
+    AuditEvent, InvalidValue, KeyCounters, KeyEnv, KeyMeta, KeyPatch, KeyRecord, KeyStatus,
+    MAX_META_BYTES, NewKey, NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet,
+    Snapshot, SnapshotStatus, StoredHash,
 };
 pub use sessions::{DashboardSession, NewLoginLink, NewSession};
 pub use snapshots::SnapshotSelection;

@@ -321,6 +321,8 @@ pub struct KeyRecord {
     pub counter_id: String,
     /// The key that replaced this one by rotation, if any.
     pub rotated_to: Option<String>,
+    /// The owner's own metadata (SPEC §2 `meta`), never interpreted.
+    pub meta: Option<KeyMeta>,
     /// The key's counters as last written to the database (the lineage's shared row).
     pub counters: KeyCounters,
 }
@@ -405,7 +407,15 @@ pub struct NewKey {
     pub created_by: String,
     /// The key this one replaces (rotation).
     pub rotated_from: Option<String>,
+    /// The owner's metadata.
+    pub meta: Option<KeyMeta>,
 }
+
+/// A key's metadata: any JSON object, stored serialized.
+pub type KeyMeta = serde_json::Map<String, serde_json::Value>;
+
+/// The most bytes a key's metadata may take serialized (SPEC §2).
+pub const MAX_META_BYTES: usize = 4096;
 
 /// A change to a key; `None` leaves a field alone, `Some(None)` clears a nullable one.
 #[derive(Debug, Clone, Default)]
@@ -426,6 +436,8 @@ pub struct KeyPatch {
     pub spend_limit: Option<Option<i64>>,
     /// New spend period; changing it resets the period's usage to 0.
     pub spend_period: Option<String>,
+    /// New metadata, or `Some(None)` to clear it.
+    pub meta: Option<Option<KeyMeta>>,
 }
 
 /// One page of a listing plus the cursor of the next page.
@@ -517,6 +529,7 @@ mod tests {
             rotated_from: None,
             counter_id: "k".into(),
             rotated_to: None,
+            meta: None,
             counters: KeyCounters::default(),
         };
         assert_eq!(key.status(now), KeyStatus::Active);

@@ -44,6 +44,7 @@ fn new_key(owner_id: &str, id: &str) -> NewKey {
         spend_period: "month".into(),
         created_by: "test".into(),
         rotated_from: None,
+        meta: None,
     }
 }
 

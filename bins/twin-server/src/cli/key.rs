@@ -51,6 +51,9 @@ pub enum KeyCommand {
         /// The spend cap's period.
         #[arg(long, value_parser = ["day", "week", "month", "forever"])]
         spend_period: Option<String>,
+        /// Metadata for your own bookkeeping: a JSON object of at most 4 KiB.
+        #[arg(long)]
+        meta: Option<String>,
         /// Print the key as JSON (the API's shape, with `key` and `warning`).
         #[arg(long)]
         json: bool,
@@ -109,9 +112,14 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
             rate_limit_rpm,
             spend_limit,
             spend_period,
+            meta,
             json,
         } => {
             require_owner(state, &owner).await?;
+            let meta = meta
+                .map(|text| serde_json::from_str::<twin_store::KeyMeta>(&text))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--meta must be a JSON object: {e}"))?;
             let body = CreateKeyBody {
                 name,
                 env,
@@ -122,6 +130,7 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
                 rate_limit_rpm,
                 spend_limit,
                 spend_period,
+                meta,
             };
             let created = create_key_for_owner(state, &owner, body, ACTOR)
                 .await

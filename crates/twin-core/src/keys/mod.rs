@@ -150,6 +150,9 @@ pub struct KeyView {
     pub spend_period_start: Option<String>,
     /// The key this one replaced by rotation.
     pub rotated_from: Option<String>,
+    /// The owner's metadata, as set on create or PATCH (null when none).
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<twin_store::KeyMeta>,
 }
 
 impl KeyView {
@@ -203,6 +206,7 @@ impl KeyView {
                 .to_string(),
             spend_period_start: Some(iso(period_start)),
             rotated_from: key.rotated_from.clone(),
+            meta: key.meta.clone(),
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer};
 use time::{Duration, OffsetDateTime};
 use twin_meter::plans::Plan;
 use twin_meter::{Credits, Period};
-use twin_store::{KeyEnv, KeyPatch, KeySpec, Scope, ScopeSet};
+use twin_store::{KeyEnv, KeyMeta, KeyPatch, KeySpec, MAX_META_BYTES, Scope, ScopeSet};
 use utoipa::ToSchema;
 
 use crate::{Error, ErrorCode};
@@ -41,6 +41,9 @@ pub struct CreateKeyBody {
     pub spend_limit: Option<String>,
     /// `day`, `week`, `month` (default) or `forever`.
     pub spend_period: Option<String>,
+    /// Your own bookkeeping: any JSON object of at most 4 KiB serialized; never interpreted.
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<KeyMeta>,
 }
 
 /// The body of `PATCH /v1/keys/{id}`; absent fields stay as they are.
@@ -67,6 +70,10 @@ pub struct UpdateKeyBody {
     pub spend_limit: Option<Option<String>>,
     /// New spend period; changing it resets the period's usage to 0.
     pub spend_period: Option<String>,
+    /// New metadata (any JSON object, at most 4 KiB serialized), or null to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Option<KeyMeta>>,
 }
 
 /// Parses a JSON body into `T`, answering 400 `INVALID_PARAMETER` with serde's reason.
@@ -174,6 +181,18 @@ fn check_spend_limit(value: &str) -> Result<i64, Error> {
     })
 }
 
+fn check_meta(meta: KeyMeta) -> Result<KeyMeta, Error> {
+    let bytes = serde_json::Value::Object(meta.clone()).to_string().len();
+    if bytes > MAX_META_BYTES {
+        return Err(Error::invalid_parameter(
+            "meta",
+            None,
+            &format!("a JSON object of at most {MAX_META_BYTES} bytes serialized (got {bytes})"),
+        ));
+    }
+    Ok(meta)
+}
+
 fn check_period(value: &str) -> Result<Period, Error> {
     value.parse::<Period>().map_err(|_| {
         Error::invalid_parameter(
@@ -258,6 +277,7 @@ impl CreateKeyBody {
             spend_period: spend_period.as_str().to_owned(),
             created_by: created_by.to_owned(),
             rotated_from: None,
+            meta: self.meta.map(check_meta).transpose()?,
         })
     }
 }
@@ -301,6 +321,11 @@ impl UpdateKeyBody {
                 .as_deref()
                 .map(|p| check_period(p).map(|p| p.as_str().to_owned()))
                 .transpose()?,
+            meta: match self.meta {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(m)) => Some(Some(check_meta(m)?)),
+            },
         })
     }
 }

@@ -212,6 +212,7 @@ fn key(id: &str, quota: i64, rate: i64, cap: Option<i64>) -> KeyRecord {
         rotated_from: None,
         counter_id: id.into(),
         rotated_to: None,
+        meta: None,
         counters: KeyCounters::default(),
     }
 }

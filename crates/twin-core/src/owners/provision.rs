@@ -20,7 +20,7 @@ pub enum IssueKey {
     /// credential); `false`: no key.
     Flag(bool),
     /// A key as `POST /v1/keys` describes it.
-    Key(CreateKeyBody),
+    Key(Box<CreateKeyBody>),
 }
 
 impl IssueKey {
@@ -33,7 +33,7 @@ impl IssueKey {
                 scopes: Some(ScopeSet::all().to_strings()),
                 ..CreateKeyBody::default()
             }),
-            IssueKey::Key(body) => Some(body),
+            IssueKey::Key(body) => Some(*body),
         }
     }
 }

@@ -158,6 +158,7 @@ impl TestServer {
             spend_period: "month".into(),
             created_by: "test".into(),
             rotated_from: None,
+            meta: None,
         };
         adjust(&mut spec);
         let (plain, record) = self
