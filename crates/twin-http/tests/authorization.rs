@@ -276,9 +276,41 @@ async fn a_rotated_key_keeps_its_state_and_its_rotation_expiry(db: TestDb) {
     assert_eq!(status, 409);
 }
 
+async fn the_key_limit_holds_under_concurrent_creation(db: TestDb) {
+    let srv = TestServer::start(db).await;
+    srv.owner("ana", "professional").await;
+    let (admin, _) = srv.key_with("ana", KeyEnv::Live, ALL, 10_000).await;
+    // The professional plan allows 50 active keys; the manager key is one of them.
+    let calls = (0..80).map(|i| {
+        send(
+            &srv,
+            reqwest::Method::POST,
+            "/v1/keys",
+            &admin,
+            Some(json!({"name": format!("k{i}")})),
+        )
+    });
+    let responses = futures_util::future::join_all(calls).await;
+    let created = responses.iter().filter(|r| r.status() == 201).count();
+    let refused = responses.iter().filter(|r| r.status() == 403).count();
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        (created, refused),
+        (49, 31),
+        "exactly up to the limit, the rest refused: {statuses:?}"
+    );
+    let active = srv
+        .store()
+        .count_active_keys("ana", common::T0)
+        .await
+        .unwrap();
+    assert_eq!(active, 50);
+}
+
 twin_store::backend_tests!(
     a_narrow_key_cannot_rotate_or_change_a_wider_key,
     a_test_key_manages_test_keys_only,
     a_rotation_with_a_grace_period_counts_against_the_key_limit,
     a_rotated_key_keeps_its_state_and_its_rotation_expiry,
+    the_key_limit_holds_under_concurrent_creation,
 );

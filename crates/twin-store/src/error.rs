@@ -20,6 +20,9 @@ pub enum StoreError {
     /// Applying or reverting migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// A count-limited insert found the limit reached (the plan's active keys).
+    #[error("limit reached")]
+    LimitReached,
     /// Any other database failure. Its text is for logs, never for API responses.
     #[error("database error: {0}")]
     Database(String),

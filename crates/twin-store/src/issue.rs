@@ -45,6 +45,19 @@ impl Store {
         hasher: &KeyHasher,
         spec: KeySpec,
     ) -> StoreResult<(PlainKey, KeyRecord)> {
+        self.issue_key_within(format, hasher, spec, None).await
+    }
+
+    /// [`Store::issue_key`] while the owner has fewer than `max_active` active keys, checked
+    /// and inserted atomically (see [`Store::insert_key_within`]); over the limit
+    /// [`StoreError::LimitReached`].
+    pub async fn issue_key_within(
+        &self,
+        format: &KeyFormat,
+        hasher: &KeyHasher,
+        spec: KeySpec,
+        max_active: Option<i64>,
+    ) -> StoreResult<(PlainKey, KeyRecord)> {
         for _ in 0..16 {
             let plain = format
                 .generate(spec.env.as_str())
@@ -75,7 +88,7 @@ impl Store {
                 rotated_from: spec.rotated_from.clone(),
                 meta: spec.meta.clone(),
             };
-            match self.insert_key(new).await {
+            match self.insert_key_within(new, max_active).await {
                 Ok(record) => {
                     let event = if spec.rotated_from.is_some() {
                         "key.rotated"

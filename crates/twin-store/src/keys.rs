@@ -4,12 +4,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
-use crate::db::with_conn;
+use crate::db::{with_conn, with_write_conn};
 use crate::model::{
     KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey, Page, ScopeSet, StoredHash,
     from_ms, to_ms,
 };
-use crate::schema::{api_keys, key_counters};
+use crate::schema::{api_keys, key_counters, owners};
 use crate::{Store, StoreError, StoreResult};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -126,6 +126,19 @@ impl Store {
     /// Stores a new key and its zeroed counters in one transaction. An id that is already
     /// taken answers [`StoreError::Conflict`] (the caller generates another).
     pub async fn insert_key(&self, new: NewKey) -> StoreResult<KeyRecord> {
+        self.insert_key_within(new, None).await
+    }
+
+    /// [`Store::insert_key`], but only while the owner has fewer than `max_active` active
+    /// keys (counting a new key that starts active), checked and inserted atomically: on
+    /// PostgreSQL the owner's row is locked for the transaction, so concurrent creations for
+    /// one owner queue; on SQLite the transaction takes the write lock before it counts.
+    /// Over the limit: [`StoreError::LimitReached`].
+    pub async fn insert_key_within(
+        &self,
+        new: NewKey,
+        max_active: Option<i64>,
+    ) -> StoreResult<KeyRecord> {
         let now = to_ms(self.now());
         let row = KeyRow {
             id: new.id,
@@ -165,8 +178,34 @@ impl Store {
             spend_period_used: 0,
         };
         let id = row.id.clone();
-        with_conn!(self, |conn| {
+        let inserted = with_write_conn!(self, |conn| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                if let Some(max) = max_active {
+                    // A write first: on PostgreSQL it locks the owner's row, so concurrent
+                    // creations for one owner queue here; on SQLite it takes the write lock
+                    // before the count is read, so the transaction never has to upgrade a
+                    // read snapshot (which fails at once with "database is locked" when
+                    // another connection wrote meanwhile).
+                    diesel::update(owners::table.find(&row.owner_id))
+                        .set(owners::updated_at.eq(owners::updated_at))
+                        .execute(conn)
+                        .await?;
+                    let active: i64 = api_keys::table
+                        .filter(api_keys::owner_id.eq(&row.owner_id))
+                        .filter(api_keys::revoked_at.is_null())
+                        .filter(api_keys::is_active.eq(true))
+                        .filter(
+                            api_keys::expires_at
+                                .is_null()
+                                .or(api_keys::expires_at.gt(now)),
+                        )
+                        .count()
+                        .get_result(conn)
+                        .await?;
+                    if active >= max {
+                        return Ok(false);
+                    }
+                }
                 // A successor draws on its predecessor's counters (rotation lineage); any
                 // other key gets a row of its own.
                 let inherited: Option<String> = match &row.rotated_from {
@@ -190,10 +229,13 @@ impl Store {
                         .execute(conn)
                         .await?;
                 }
-                Ok(())
+                Ok(true)
             })
             .await?
         });
+        if !inserted {
+            return Err(StoreError::LimitReached);
+        }
         self.find_key(&id).await
     }
 

@@ -26,14 +26,21 @@ pub async fn create_key(
     let now = core.clock.now();
     let spec = body.into_spec(&owner.id, plan, actor.scope_ceiling(), &actor.name, now)?;
     actor.check_env(spec.env)?;
-    let active = core.store.count_active_keys(&owner.id, now).await?;
-    if active >= i64::from(plan.max_keys) {
-        return Err(key_limit(plan));
-    }
-    let (plain, record) = core
+    // Counted and inserted in one transaction, so concurrent creations cannot pass the limit.
+    let (plain, record) = match core
         .store
-        .issue_key(&core.key_format, &core.hasher, spec)
-        .await?;
+        .issue_key_within(
+            &core.key_format,
+            &core.hasher,
+            spec,
+            Some(i64::from(plan.max_keys)),
+        )
+        .await
+    {
+        Ok(issued) => issued,
+        Err(twin_store::StoreError::LimitReached) => return Err(key_limit(plan)),
+        Err(e) => return Err(e.into()),
+    };
     Ok(CreatedKey {
         view: KeyView::for_core(&record, core),
         key: plain.expose_secret().to_owned(),
