@@ -80,9 +80,11 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("twin-keys", PURE),
         ("twin-meter", PURE),
         ("twin-render", PURE),
+        // twin-store may reach utoipa through its optional `utoipa` feature (the OpenAPI
+        // schemas of its wire enums, which twin-core turns on), never the web.
         (
             "twin-store",
-            &["actix-web", "twin-http", "twin-server", "utoipa"][..],
+            &["actix-web", "utoipa-actix-web", "twin-http", "twin-server"][..],
         ),
         // The application core reaches diesel through twin-store but never names it
         // (DIRECT_ONLY), and knows nothing of the web.

@@ -48,7 +48,7 @@ pub async fn run(store: &Store, config: &Config, base_url: &str, json: bool) -> 
         monthly_quota: plan.map_or(10_000, |p| p.default_monthly_quota as i64),
         rate_limit_rpm: plan.map_or(60, |p| i64::from(p.default_rate_limit_rpm)),
         spend_limit: None,
-        spend_period: "month".into(),
+        spend_period: twin_meter::Period::Month,
         created_by: "cli:demo".into(),
         rotated_from: None,
         meta: None,

@@ -250,7 +250,8 @@ impl From<StoreError> for Error {
         match err {
             StoreError::NotFound => Error::not_found(),
             StoreError::Unavailable(detail) => Error::unavailable(detail),
-            StoreError::Invalid(detail) if detail == "bad cursor" => {
+            StoreError::Precondition(detail) => Error::conflict(detail),
+            StoreError::BadCursor => {
                 Error::invalid_parameter("cursor", None, "not a cursor returned by this API")
             }
             other => Error::internal(other),

@@ -22,6 +22,7 @@
 
 pub mod caches;
 pub mod error;
+pub mod input;
 pub mod keys;
 pub mod login;
 pub mod meter;

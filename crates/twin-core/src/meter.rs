@@ -580,7 +580,7 @@ impl<R: Reservations> Meter<R> {
         counted: bool,
         now: OffsetDateTime,
     ) -> Ask<'a> {
-        let spend_period: Period = key.spend_period.parse().unwrap_or_default();
+        let spend_period: Period = key.spend_period;
         let month = twin_meter::month_start(now);
         let period_start = spend_period.start(now);
         Ask {

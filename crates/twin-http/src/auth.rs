@@ -205,7 +205,7 @@ async fn load_key(state: &AppState, id: &str) -> Result<Arc<CachedKey>, ApiError
 }
 
 fn stored_hash(key: &KeyRecord) -> Option<KeyHash> {
-    let algorithm: HashAlgorithm = key.hash.algorithm.parse().ok()?;
+    let algorithm: HashAlgorithm = key.hash.algorithm;
     let pepper = match key.hash.pepper_version {
         Some(v) => Some(u32::try_from(v).ok()?),
         None => None,

@@ -68,3 +68,135 @@ impl Modify for SecuritySchemes {
         );
     }
 }
+
+/// What every operation of a kind shares, added once here instead of on each handler: the
+/// error statuses any authenticated call can meet, `X-Request-Id` on every response, the
+/// quota headers on every authenticated one, `Retry-After` where a retry is asked for; and
+/// the configured plans as the enum of `plan`.
+pub(crate) fn finish(api: utoipa::openapi::OpenApi, plans: &[&str]) -> utoipa::openapi::OpenApi {
+    use serde_json::{Value, json};
+
+    let mut doc = serde_json::to_value(&api).expect("the OpenAPI document serializes");
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+        })
+    };
+    let key_errors = [
+        (
+            "400",
+            "INVALID_PARAMETER: a parameter or body field the server refuses, named in `parameter`",
+        ),
+        ("401", "INVALID_OR_REVOKED_API_KEY or MISSING_API_KEY"),
+        ("403", "MISSING_SCOPE or PLAN_REQUIRED"),
+        (
+            "429",
+            "MONTHLY_QUOTA_EXCEEDED, RATE_LIMITED or SPEND_LIMIT_EXCEEDED (with Retry-After)",
+        ),
+        ("503", "The database is unreachable"),
+    ];
+    let admin_errors = [
+        (
+            "400",
+            "INVALID_PARAMETER: a parameter or body field the server refuses, named in `parameter`",
+        ),
+        ("401", "Missing or wrong admin token"),
+        ("403", "Not an admin credential"),
+        (
+            "404",
+            "The admin API is disabled (no TWIN_ADMIN_TOKEN), or an unknown resource",
+        ),
+        ("503", "The database is unreachable"),
+    ];
+    let header =
+        |ty: &str, description: &str| json!({"schema": {"type": ty}, "description": description});
+    let schemes = |op: &Value, name: &str| {
+        op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|req| req.get(name).is_some()))
+    };
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for op in item.values_mut() {
+                let (key, admin) = (schemes(op, "twinKey"), schemes(op, "adminToken"));
+                let Some(responses) = op["responses"].as_object_mut() else {
+                    continue;
+                };
+                let shared: &[(&str, &str)] = if key {
+                    &key_errors
+                } else if admin {
+                    &admin_errors
+                } else {
+                    &[]
+                };
+                for (status, description) in shared {
+                    responses
+                        .entry(*status)
+                        .or_insert_with(|| error(description));
+                }
+                for (status, response) in responses.iter_mut() {
+                    let Some(response) = response.as_object_mut() else {
+                        continue;
+                    };
+                    let headers = response
+                        .entry("headers")
+                        .or_insert_with(|| json!({}))
+                        .as_object_mut()
+                        .expect("headers is an object");
+                    headers.insert(
+                        "X-Request-Id".into(),
+                        header(
+                            "string",
+                            "This request's id (also in every error body as `requestId`)",
+                        ),
+                    );
+                    if key && status != "401" {
+                        for (name, ty, description) in [
+                            ("X-Twin-Quota-Limit", "integer", "The key's monthly quota"),
+                            (
+                                "X-Twin-Quota-Used",
+                                "integer",
+                                "Requests counted this month",
+                            ),
+                            (
+                                "X-Twin-Quota-Remaining",
+                                "integer",
+                                "Requests left this month",
+                            ),
+                            (
+                                "X-Twin-Quota-Reset",
+                                "string",
+                                "When the quota resets (ISO 8601)",
+                            ),
+                        ] {
+                            headers
+                                .entry(name)
+                                .or_insert_with(|| header(ty, description));
+                        }
+                    }
+                    if ["425", "429", "503"].contains(&status.as_str()) {
+                        headers.insert(
+                            "Retry-After".into(),
+                            header("integer", "Seconds to wait before retrying"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let slugs: Vec<Value> = plans.iter().map(|p| json!(p)).collect();
+    for (schema, nullable) in [("ProvisionOwnerBody", false), ("UpdateOwnerBody", true)] {
+        if let Some(plan) = doc["components"]["schemas"][schema]["properties"].get_mut("plan") {
+            let mut values = slugs.clone();
+            if nullable {
+                values.push(Value::Null);
+            }
+            plan["enum"] = Value::Array(values);
+        }
+    }
+    serde_json::from_value(doc).expect("the finished OpenAPI document deserializes")
+}

@@ -15,14 +15,18 @@ pub struct ProbeResponse {
 }
 
 /// The process is up (no database access). The baseline of the benchmarks.
-#[utoipa::path(tag = "ops", responses((status = 200, description = "Up", body = ProbeResponse)))]
+#[utoipa::path(
+    operation_id = "getLivez",
+    tag = "ops", responses((status = 200, description = "Up", body = ProbeResponse)))]
 #[get("/livez")]
 pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(ProbeResponse { status: "ok" })
 }
 
 /// The database answers.
-#[utoipa::path(tag = "ops", responses(
+#[utoipa::path(
+    operation_id = "getReadyz",
+    tag = "ops", responses(
     (status = 200, description = "Ready", body = ProbeResponse),
     (status = 503, description = "Database unreachable", body = crate::error::ErrorEnvelope),
 ))]

@@ -52,14 +52,20 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         );
 }
 
-/// The OpenAPI document of the whole API, as served at `/openapi.json`.
+/// The OpenAPI document of the whole API with the built-in plans: the committed
+/// `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi_for(&twin_meter::plans::PlanCatalog::builtin().slugs())
+}
+
+/// The OpenAPI document as a server with these plans serves it at `/openapi.json`.
+pub fn openapi_for(plans: &[&str]) -> utoipa::openapi::OpenApi {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(crate::openapi::ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
-    api
+    crate::openapi::finish(api, plans)
 }
 
 async fn not_found() -> HttpResponse {

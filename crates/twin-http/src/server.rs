@@ -23,7 +23,7 @@ pub fn serve(
     options: ServerOptions,
 ) -> std::io::Result<Server> {
     let state = web::Data::new(state);
-    let openapi = router::openapi();
+    let openapi = router::openapi_for(&state.plans.slugs());
     let mut server = HttpServer::new(move || router::app(state.clone(), openapi.clone()))
         .listen(listener)?
         .shutdown_timeout(10);

@@ -164,11 +164,12 @@ async fn provisioning_refuses_bad_input_and_taken_ids(db: TestDb) {
             json!({"ownerId": "a/b", "email": "x@example.com", "plan": "free"}),
             "ownerId",
         ),
+        // An unknown or missing field is named, not just "the body".
         (
             json!({"email": "x@example.com", "plan": "free", "extra": 1}),
-            "body",
+            "extra",
         ),
-        (json!({"email": "x@example.com"}), "body"),
+        (json!({"email": "x@example.com"}), "plan"),
         (
             json!({"ownerId": "kim", "email": "x@example.com", "plan": "professional", "issueKey": {"name": ""}}),
             "name",

@@ -97,7 +97,7 @@ async fn the_spend_cap_is_never_overshot_and_recovers_next_period(db: TestDb) {
     let (key, _) = srv
         .key_custom("ana", |k| {
             k.spend_limit = Some(3_000_000);
-            k.spend_period = "day".into();
+            k.spend_period = twin_meter::Period::Day;
         })
         .await;
     for i in 1..=3 {

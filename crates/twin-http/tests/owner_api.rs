@@ -124,8 +124,12 @@ async fn create_validates_every_field(db: TestDb) {
         ),
         (json!({"name": "ok", "spendLimit": "-1"}), "spendLimit"),
         (json!({"name": "ok", "spendPeriod": "year"}), "spendPeriod"),
-        (json!({"name": "ok", "unknown": 1}), "body"),
-        (json!({"name": "ok", "monthlyQuota": "many"}), "body"),
+        (json!({"name": "ok", "unknown": 1}), "unknown"),
+        (
+            json!({"name": "ok", "monthlyQuota": "many"}),
+            "monthlyQuota",
+        ),
+        (json!({"name": "   "}), "name"),
     ] {
         let res = send(
             &srv,

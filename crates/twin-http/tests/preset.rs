@@ -148,11 +148,31 @@ async fn bad_parameters_name_the_allowed_values(db: TestDb) {
         assert_eq!(err["parameter"], parameter);
         assert_eq!(err["allowed"], serde_json::json!(allowed));
     }
-    // Odd but harmless input: unknown parameters are ignored, bad escapes do not crash.
-    let res = srv
-        .get("/v1/public/twin/preset/estandar?unknown=1&%zz=%ff", &key)
+    // A name the endpoint does not take is refused, not ignored: a typo such as the
+    // snake_case `include_narratives` would otherwise silently change nothing.
+    for (query, parameter) in [
+        ("include_narratives=false", "include_narratives"),
+        ("unknown=1", "unknown"),
+        ("%zz=%ff", "%zz"),
+    ] {
+        let (status, err) = error_of(
+            srv.get(&format!("/v1/public/twin/preset/estandar?{query}"), &key)
+                .await,
+        )
         .await;
-    assert_eq!(res.status(), 200);
+        assert_eq!(
+            (status, err["parameter"].as_str()),
+            (400, Some(parameter)),
+            "{query}"
+        );
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("includeNarratives"),
+            "{query}: the message lists the accepted names: {err}"
+        );
+    }
     let (status, err) = error_of(srv.get("/v1/public/twin/preset/nope", &key).await).await;
     assert_eq!((status, err["code"].as_str().unwrap()), (404, "NOT_FOUND"));
 }

@@ -167,7 +167,7 @@ async fn garbage_and_very_long_paths_answer_404_in_the_envelope(db: TestDb) {
     }
 }
 
-async fn malformed_query_strings_answer_400_and_unknown_parameters_are_ignored(db: TestDb) {
+async fn malformed_query_strings_and_unknown_parameters_answer_400(db: TestDb) {
     let srv = TestServer::start(db).await;
     let key = srv.ready_owner("ana").await;
     let preset = "/v1/public/twin/preset/estandar";
@@ -190,10 +190,24 @@ async fn malformed_query_strings_answer_400_and_unknown_parameters_are_ignored(d
             "{path}"
         );
     }
-    for query in ["utm_source=x", "%ff=%fe", "a&&b=", "x=%zz"] {
+    // Names the endpoint does not take are refused, however they are spelled.
+    for (query, parameter) in [
+        ("utm_source=x", "utm_source"),
+        ("%ff=%fe", "\u{fffd}"),
+        ("a&&b=", "a"),
+        ("x=%zz", "x"),
+    ] {
         let res = srv.get(&format!("{preset}?{query}"), &key).await;
-        assert_eq!(res.status(), 200, "{query} is ignored");
+        let (status, err) = envelope(res).await;
+        assert_eq!(
+            (status, err["parameter"].as_str()),
+            (400, Some(parameter)),
+            "{query}"
+        );
     }
+    // An empty query string is no parameter at all.
+    let res = srv.get(&format!("{preset}?"), &key).await;
+    assert_eq!(res.status(), 200);
 }
 
 /// A database URL on `backend` that cannot be reached.
@@ -273,6 +287,6 @@ twin_store::backend_tests!(
     headers_past_the_servers_limits_answer_431_and_the_server_stays_up,
     authorization_basic_alone_is_a_missing_key,
     garbage_and_very_long_paths_answer_404_in_the_envelope,
-    malformed_query_strings_answer_400_and_unknown_parameters_are_ignored,
+    malformed_query_strings_and_unknown_parameters_answer_400,
     an_unreachable_database_answers_503_with_retry_after_and_no_internals,
 );

@@ -13,6 +13,7 @@ use crate::Credits;
 /// Serialized in lowercase (`"day"`, `"week"`, `"month"`, `"forever"`); the default is
 /// [`Period::Month`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     /// A UTC calendar day, from 00:00:00Z.

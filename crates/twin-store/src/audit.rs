@@ -8,9 +8,10 @@ use crate::model::{AuditEvent, from_ms, to_ms};
 use crate::schema::audit_events;
 use crate::{Store, StoreResult};
 
-#[derive(Insertable)]
+/// An audit row, written inside the transaction of the change it records.
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = audit_events)]
-struct NewAuditRow {
+pub(crate) struct NewAuditRow {
     owner_id: String,
     key_id: Option<String>,
     event: String,
@@ -30,17 +31,24 @@ struct AuditRow {
     at: i64,
 }
 
-impl Store {
-    /// Appends one event to the audit trail.
-    pub async fn record_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        let row = NewAuditRow {
+impl From<AuditEvent> for NewAuditRow {
+    fn from(event: AuditEvent) -> Self {
+        NewAuditRow {
             owner_id: event.owner_id,
             key_id: event.key_id,
             event: event.event,
             actor: event.actor,
             detail: event.detail,
             at: to_ms(event.at),
-        };
+        }
+    }
+}
+
+impl Store {
+    /// Appends one event to the audit trail on its own. A change and its audit row belong
+    /// in one transaction: the store's change methods take their [`AuditEvent`] for that.
+    pub async fn record_audit(&self, event: AuditEvent) -> StoreResult<()> {
+        let row = NewAuditRow::from(event);
         with_conn!(self, |conn| {
             diesel::insert_into(audit_events::table)
                 .values(&row)

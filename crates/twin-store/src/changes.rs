@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use crate::db::{DbPool, with_conn};
+use crate::db::with_conn;
 use crate::model::to_ms;
 use crate::schema::changes;
 use crate::{Backend, Store, StoreResult};
@@ -29,16 +29,20 @@ pub struct Change {
     pub owner_id: Option<String>,
 }
 
+/// A change-feed row, written inside the transaction of the change it announces (on
+/// PostgreSQL a trigger sends `NOTIFY twin_changes` with it, delivered at commit).
 #[derive(Insertable)]
 #[diesel(table_name = changes)]
-struct NewChange<'a> {
-    key_id: Option<&'a str>,
-    owner_id: Option<&'a str>,
-    at: i64,
+pub(crate) struct NewChange<'a> {
+    pub(crate) key_id: Option<&'a str>,
+    pub(crate) owner_id: Option<&'a str>,
+    pub(crate) at: i64,
 }
 
 impl Store {
-    /// Appends a change (and announces it on PostgreSQL).
+    /// Appends a change on its own (announced on PostgreSQL by the `changes` trigger). The
+    /// store's change methods write their feed rows inside their own transactions; this is
+    /// for changes made outside them.
     pub async fn record_change(
         &self,
         key_id: Option<&str>,
@@ -51,26 +55,12 @@ impl Store {
             owner_id,
             at: to_ms(self.now()),
         };
-        match &self.pool {
-            DbPool::Pg(pool) => {
-                let mut conn = pool.get().await?;
-                // One round trip: the insert and the notification in one statement batch.
-                diesel::insert_into(changes::table)
-                    .values(&row)
-                    .execute(&mut *conn)
-                    .await?;
-                conn.batch_execute(&format!("NOTIFY {CHANGES_CHANNEL}"))
-                    .await?;
-            }
-            DbPool::Sqlite(_) => {
-                with_conn!(self, |conn| {
-                    diesel::insert_into(changes::table)
-                        .values(&row)
-                        .execute(conn)
-                        .await?
-                });
-            }
-        }
+        with_conn!(self, |conn| {
+            diesel::insert_into(changes::table)
+                .values(&row)
+                .execute(conn)
+                .await?
+        });
         Ok(())
     }
 

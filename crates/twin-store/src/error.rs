@@ -20,6 +20,13 @@ pub enum StoreError {
     /// Applying or reverting migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// A listing cursor that this store did not hand out.
+    #[error("bad cursor")]
+    BadCursor,
+    /// A conditional change found its condition false: the row changed since it was read
+    /// (a key revoked or rotated meanwhile). Nothing was written.
+    #[error("precondition failed: {0}")]
+    Precondition(String),
     /// A count-limited insert found the limit reached (the plan's active keys).
     #[error("limit reached")]
     LimitReached,

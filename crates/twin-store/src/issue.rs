@@ -3,6 +3,7 @@
 use time::OffsetDateTime;
 use twin_keys::{KeyFormat, KeyHasher, PlainKey};
 
+use crate::keys::KeyInsert;
 use crate::model::{AuditEvent, KeyEnv, KeyRecord, NewKey, ScopeSet, StoredHash};
 use crate::{Store, StoreError, StoreResult};
 
@@ -26,7 +27,7 @@ pub struct KeySpec {
     /// Spend cap (micro-credits).
     pub spend_limit: Option<i64>,
     /// Spend period name.
-    pub spend_period: String,
+    pub spend_period: twin_meter::Period,
     /// Who asks (recorded on the key and in the audit trail).
     pub created_by: String,
     /// The key this one replaces (rotation).
@@ -58,6 +59,58 @@ impl Store {
         spec: KeySpec,
         max_active: Option<i64>,
     ) -> StoreResult<(PlainKey, KeyRecord)> {
+        self.issue(
+            format,
+            hasher,
+            spec,
+            KeyInsert {
+                max_active,
+                ..KeyInsert::default()
+            },
+        )
+        .await
+    }
+
+    /// Rotates a key: issues `spec` (whose `rotated_from` names the predecessor) and ends
+    /// the predecessor at `old_ends_at` at the latest, in one transaction with the
+    /// successor's lineage counters, the key limit check (`max_active`, when the successor
+    /// adds an active key), the `key.rotated` audit row and both keys' change-feed rows.
+    /// `disabled` issues the successor disabled (a disabled key's successor stays so).
+    /// A predecessor revoked or rotated since it was read: [`StoreError::Precondition`],
+    /// and nothing is written.
+    pub async fn rotate_key(
+        &self,
+        format: &KeyFormat,
+        hasher: &KeyHasher,
+        spec: KeySpec,
+        rotation: Rotation,
+    ) -> StoreResult<(PlainKey, KeyRecord)> {
+        if spec.rotated_from.is_none() {
+            return Err(StoreError::Invalid(
+                "a rotation needs the predecessor in rotated_from".into(),
+            ));
+        }
+        self.issue(
+            format,
+            hasher,
+            spec,
+            KeyInsert {
+                max_active: rotation.max_active,
+                disabled: rotation.disabled,
+                ends_predecessor_at: Some(rotation.old_ends_at),
+                ..KeyInsert::default()
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn issue(
+        &self,
+        format: &KeyFormat,
+        hasher: &KeyHasher,
+        spec: KeySpec,
+        insert: KeyInsert,
+    ) -> StoreResult<(PlainKey, KeyRecord)> {
         for _ in 0..16 {
             let plain = format
                 .generate(spec.env.as_str())
@@ -67,6 +120,22 @@ impl Store {
                 .id()
                 .ok_or_else(|| StoreError::Invalid("the key format has no id segment".into()))?
                 .to_owned();
+            let event = if spec.rotated_from.is_some() {
+                "key.rotated"
+            } else {
+                "key.created"
+            };
+            let audit = AuditEvent {
+                owner_id: spec.owner_id.clone(),
+                key_id: Some(id.clone()),
+                event: event.into(),
+                actor: spec.created_by.clone(),
+                detail: spec
+                    .rotated_from
+                    .as_ref()
+                    .map(|old| serde_json::json!({ "rotatedFrom": old }).to_string()),
+                at: self.now(),
+            };
             let new = NewKey {
                 id,
                 owner_id: spec.owner_id.clone(),
@@ -74,7 +143,7 @@ impl Store {
                 name: spec.name.clone(),
                 prefix: plain.display_prefix().to_owned(),
                 hash: StoredHash {
-                    algorithm: hash.algorithm().as_str().to_owned(),
+                    algorithm: hash.algorithm(),
                     pepper_version: hash.pepper_version().map(i64::from),
                     digest: hash.digest().to_vec(),
                 },
@@ -83,32 +152,20 @@ impl Store {
                 monthly_quota: spec.monthly_quota,
                 rate_limit_rpm: spec.rate_limit_rpm,
                 spend_limit: spec.spend_limit,
-                spend_period: spec.spend_period.clone(),
+                spend_period: spec.spend_period,
                 created_by: spec.created_by.clone(),
                 rotated_from: spec.rotated_from.clone(),
                 meta: spec.meta.clone(),
             };
-            match self.insert_key_within(new, max_active).await {
-                Ok(record) => {
-                    let event = if spec.rotated_from.is_some() {
-                        "key.rotated"
-                    } else {
-                        "key.created"
-                    };
-                    self.record_audit(AuditEvent {
-                        owner_id: record.owner_id.clone(),
-                        key_id: Some(record.id.clone()),
-                        event: event.into(),
-                        actor: spec.created_by.clone(),
-                        detail: spec
-                            .rotated_from
-                            .as_ref()
-                            .map(|old| format!("{{\"rotatedFrom\":\"{old}\"}}")),
-                        at: self.now(),
-                    })
-                    .await?;
-                    return Ok((plain, record));
-                }
+            let attempt = KeyInsert {
+                max_active: insert.max_active,
+                disabled: insert.disabled,
+                ends_predecessor_at: insert.ends_predecessor_at,
+                audit: Some(audit),
+                new_owner: insert.new_owner.clone(),
+            };
+            match self.insert_key_with(new, attempt).await {
+                Ok(record) => return Ok((plain, record)),
                 // Another key already has this id: draw again.
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
@@ -118,4 +175,16 @@ impl Store {
             "could not allocate a unique key id".into(),
         ))
     }
+}
+
+/// How [`Store::rotate_key`] treats the predecessor and the plan's limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation {
+    /// The predecessor stops working at this time at the latest (now + grace period).
+    pub old_ends_at: OffsetDateTime,
+    /// Issue the successor disabled.
+    pub disabled: bool,
+    /// The plan's limit of active keys, when the successor adds one (both keys work during
+    /// a grace period); `None` when it does not.
+    pub max_active: Option<i64>,
 }

@@ -4,13 +4,30 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
+use crate::audit::NewAuditRow;
 use crate::db::{with_conn, with_write_conn};
 use crate::model::{
-    KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey, Page, ScopeSet, StoredHash,
-    from_ms, to_ms,
+    AuditEvent, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey, Page, ScopeSet,
+    StoredHash, from_ms, to_ms,
 };
-use crate::schema::{api_keys, key_counters, owners};
+use crate::schema::{api_keys, audit_events, key_counters, owners};
 use crate::{Store, StoreError, StoreResult};
+
+/// Appends a change-feed row inside the caller's transaction (a macro: the connection's
+/// type differs per backend, and `with_conn!` expands the body once for each).
+macro_rules! append_change {
+    ($conn:expr, $key:expr, $owner:expr, $at:expr) => {
+        diesel::insert_into(crate::schema::changes::table)
+            .values(crate::changes::NewChange {
+                key_id: $key,
+                owner_id: $owner,
+                at: $at,
+            })
+            .execute($conn)
+            .await
+    };
+}
+pub(crate) use append_change;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
@@ -62,7 +79,12 @@ fn record(row: KeyRow, counters: CountersRow) -> StoreResult<KeyRecord> {
         name: row.name,
         prefix: row.prefix,
         hash: StoredHash {
-            algorithm: row.hash_algorithm,
+            algorithm: row
+                .hash_algorithm
+                .parse()
+                .map_err(|e: twin_keys::UnknownAlgorithm| {
+                    StoreError::Invalid(format!("stored key hash: {e}"))
+                })?,
             pepper_version: row.pepper_version,
             digest: row.key_hash,
         },
@@ -76,7 +98,12 @@ fn record(row: KeyRow, counters: CountersRow) -> StoreResult<KeyRecord> {
         monthly_quota: row.monthly_quota,
         rate_limit_rpm: row.rate_limit_rpm,
         spend_limit: row.spend_limit,
-        spend_period: row.spend_period,
+        spend_period: row
+            .spend_period
+            .parse()
+            .map_err(|e: twin_meter::ParsePeriodError| {
+                StoreError::Invalid(format!("stored spend period: {e}"))
+            })?,
         created_by: row.created_by,
         rotated_from: row.rotated_from,
         counter_id: row.counter_id,
@@ -113,7 +140,7 @@ struct KeyChanges {
 
 /// A listing cursor: the `(created_at, id)` of the last item of the previous page.
 fn parse_key_cursor(cursor: &str) -> StoreResult<(i64, String)> {
-    let bad = || StoreError::Invalid("bad cursor".into());
+    let bad = || StoreError::BadCursor;
     let (ms, id) = cursor.split_once('.').ok_or_else(bad)?;
     let ms = ms.parse::<i64>().map_err(|_| bad())?;
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -139,6 +166,26 @@ impl Store {
         new: NewKey,
         max_active: Option<i64>,
     ) -> StoreResult<KeyRecord> {
+        self.insert_key_with(
+            new,
+            KeyInsert {
+                max_active,
+                ..KeyInsert::default()
+            },
+        )
+        .await
+    }
+
+    /// Inserts a key, in one transaction with everything that belongs to it: the plan's
+    /// limit check, its counters (or its predecessor's, for a rotation), the predecessor's
+    /// conditional end (not revoked, not already rotated, else
+    /// [`StoreError::Precondition`] and nothing is written), the audit row and the
+    /// change-feed rows. Local caches hear of it after the commit.
+    pub(crate) async fn insert_key_with(
+        &self,
+        new: NewKey,
+        insert: KeyInsert,
+    ) -> StoreResult<KeyRecord> {
         let now = to_ms(self.now());
         let row = KeyRow {
             id: new.id,
@@ -146,11 +193,11 @@ impl Store {
             env: new.env.as_str().to_owned(),
             name: new.name,
             prefix: new.prefix,
-            hash_algorithm: new.hash.algorithm,
+            hash_algorithm: new.hash.algorithm.as_str().to_owned(),
             pepper_version: new.hash.pepper_version,
             key_hash: new.hash.digest,
             scopes: new.scopes.to_db(),
-            is_active: true,
+            is_active: !insert.disabled,
             created_at: now,
             updated_at: now,
             expires_at: new.expires_at.map(to_ms),
@@ -160,7 +207,7 @@ impl Store {
             monthly_quota: new.monthly_quota,
             rate_limit_rpm: new.rate_limit_rpm,
             spend_limit: new.spend_limit,
-            spend_period: new.spend_period,
+            spend_period: new.spend_period.as_str().to_owned(),
             created_by: new.created_by,
             rotated_from: new.rotated_from,
             counter_id: String::new(),
@@ -178,9 +225,35 @@ impl Store {
             spend_period_used: 0,
         };
         let id = row.id.clone();
-        let inserted = with_write_conn!(self, |conn| {
-            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                if let Some(max) = max_active {
+        let owner_id = row.owner_id.clone();
+        let audit = insert.audit.map(NewAuditRow::from);
+        let ends = insert.ends_predecessor_at.map(to_ms);
+        let predecessor = row.rotated_from.clone().filter(|_| ends.is_some());
+        let new_owner = insert.new_owner;
+        with_write_conn!(self, |conn| {
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                if let Some(owner) = &new_owner {
+                    let inserted = diesel::insert_into(owners::table)
+                        .values(&owner.row)
+                        .execute(conn)
+                        .await;
+                    match inserted.map_err(StoreError::from) {
+                        Ok(_) => {}
+                        // Not the key's id that collided: no new draw helps.
+                        Err(StoreError::Conflict(_)) => {
+                            return Err(StoreError::Precondition(
+                                "an owner with this id already exists".into(),
+                            ));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    diesel::insert_into(audit_events::table)
+                        .values(&owner.audit)
+                        .execute(conn)
+                        .await?;
+                    append_change!(conn, None, Some(&owner.row.id), now)?;
+                }
+                if let Some(max) = insert.max_active {
                     // A write first: on PostgreSQL it locks the owner's row, so concurrent
                     // creations for one owner queue here; on SQLite it takes the write lock
                     // before the count is read, so the transaction never has to upgrade a
@@ -203,7 +276,7 @@ impl Store {
                         .get_result(conn)
                         .await?;
                     if active >= max {
-                        return Ok(false);
+                        return Err(StoreError::LimitReached);
                     }
                 }
                 // A successor draws on its predecessor's counters (rotation lineage); any
@@ -229,13 +302,50 @@ impl Store {
                         .execute(conn)
                         .await?;
                 }
-                Ok(true)
+                if let (Some(old), Some(at_ms)) = (&row.rotated_from, ends) {
+                    // The predecessor ends at `at_ms` at the latest, on the condition that
+                    // nobody revoked or rotated it since it was read.
+                    let updated = diesel::update(
+                        api_keys::table
+                            .filter(api_keys::id.eq(old))
+                            .filter(api_keys::revoked_at.is_null())
+                            .filter(api_keys::rotated_to.is_null()),
+                    )
+                    .set((
+                        api_keys::rotated_to.eq(&row.id),
+                        api_keys::expires_at.eq(diesel::dsl::case_when(
+                            api_keys::expires_at
+                                .is_not_null()
+                                .and(api_keys::expires_at.lt(at_ms)),
+                            api_keys::expires_at,
+                        )
+                        .otherwise(Some(at_ms))),
+                        api_keys::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                    if updated != 1 {
+                        return Err(StoreError::Precondition(
+                            "the key was revoked or rotated meanwhile".into(),
+                        ));
+                    }
+                    append_change!(conn, Some(old), None, now)?;
+                }
+                if let Some(audit) = &audit {
+                    diesel::insert_into(audit_events::table)
+                        .values(audit)
+                        .execute(conn)
+                        .await?;
+                }
+                append_change!(conn, Some(&row.id), Some(&row.owner_id), now)?;
+                Ok(())
             })
             .await?
         });
-        if !inserted {
-            return Err(StoreError::LimitReached);
+        if let Some(old) = &predecessor {
+            self.run_hooks(Some(old), None);
         }
+        self.run_hooks(Some(&id), Some(&owner_id));
         self.find_key(&id).await
     }
 
@@ -352,6 +462,19 @@ impl Store {
         id: &str,
         patch: KeyPatch,
     ) -> StoreResult<KeyRecord> {
+        self.update_key_audited(owner_id, id, patch, None).await
+    }
+
+    /// [`Store::update_key`] with its audit row: the change (conditional on the key not
+    /// being revoked), the counters it resets, the audit row and the change-feed row commit
+    /// together or not at all.
+    pub async fn update_key_audited(
+        &self,
+        owner_id: &str,
+        id: &str,
+        patch: KeyPatch,
+        audit: Option<AuditEvent>,
+    ) -> StoreResult<KeyRecord> {
         let current = self.get_owner_key(owner_id, id).await?;
         if current.revoked_at.is_some() {
             return Err(StoreError::Conflict("the key is revoked".into()));
@@ -360,6 +483,7 @@ impl Store {
             .spend_period
             .as_ref()
             .is_some_and(|p| *p != current.spend_period);
+        let now = to_ms(self.now());
         let changes = KeyChanges {
             name: patch.name,
             is_active: patch.is_active,
@@ -368,21 +492,30 @@ impl Store {
             monthly_quota: patch.monthly_quota,
             rate_limit_rpm: patch.rate_limit_rpm,
             spend_limit: patch.spend_limit,
-            spend_period: patch.spend_period,
+            spend_period: patch.spend_period.map(|p| p.as_str().to_owned()),
             meta: patch
                 .meta
                 .map(|m| m.map(|m| serde_json::Value::Object(m).to_string())),
-            updated_at: Some(to_ms(self.now())),
+            updated_at: Some(now),
         };
-        let key_id = id.to_owned();
-        with_conn!(self, |conn| {
-            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                diesel::update(api_keys::table.find(&key_id))
-                    .set(&changes)
-                    .execute(conn)
-                    .await?;
+        let audit = audit.map(NewAuditRow::from);
+        let counter_id = current.counter_id.clone();
+        with_write_conn!(self, |conn| {
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                let updated = diesel::update(
+                    api_keys::table
+                        .filter(api_keys::id.eq(id))
+                        .filter(api_keys::owner_id.eq(owner_id))
+                        .filter(api_keys::revoked_at.is_null()),
+                )
+                .set(&changes)
+                .execute(conn)
+                .await?;
+                if updated != 1 {
+                    return Err(StoreError::Conflict("the key is revoked".into()));
+                }
                 if period_changed {
-                    diesel::update(key_counters::table.find(&key_id))
+                    diesel::update(key_counters::table.find(&counter_id))
                         .set((
                             key_counters::spend_period_start.eq(0i64),
                             key_counters::spend_period_used.eq(0i64),
@@ -390,87 +523,89 @@ impl Store {
                         .execute(conn)
                         .await?;
                 }
+                if let Some(audit) = &audit {
+                    diesel::insert_into(audit_events::table)
+                        .values(audit)
+                        .execute(conn)
+                        .await?;
+                }
+                append_change!(conn, Some(id), Some(owner_id), now)?;
                 Ok(())
             })
             .await?
         });
-        self.record_change(Some(id), Some(owner_id)).await?;
+        self.run_hooks(Some(id), Some(owner_id));
         self.find_key(id).await
     }
 
     /// Revokes one of `owner_id`'s keys. Idempotent: revoking again keeps the first
     /// revocation time. Returns the key as it now stands.
     pub async fn revoke_key(&self, owner_id: &str, id: &str) -> StoreResult<KeyRecord> {
+        self.revoke_key_audited(owner_id, id, None).await
+    }
+
+    /// [`Store::revoke_key`] recording `key.revoked` by `actor` for the first revocation,
+    /// in the revocation's transaction with its change-feed row.
+    pub async fn revoke_key_audited(
+        &self,
+        owner_id: &str,
+        id: &str,
+        actor: Option<&str>,
+    ) -> StoreResult<KeyRecord> {
         self.get_owner_key(owner_id, id).await?;
-        let now = to_ms(self.now());
-        with_conn!(self, |conn| {
-            diesel::update(
-                api_keys::table
-                    .filter(api_keys::id.eq(id))
-                    .filter(api_keys::owner_id.eq(owner_id))
-                    .filter(api_keys::revoked_at.is_null()),
-            )
-            .set((api_keys::revoked_at.eq(now), api_keys::updated_at.eq(now)))
-            .execute(conn)
+        let at = self.now();
+        let now = to_ms(at);
+        let audit = actor.map(|actor| {
+            NewAuditRow::from(AuditEvent {
+                owner_id: owner_id.to_owned(),
+                key_id: Some(id.to_owned()),
+                event: "key.revoked".into(),
+                actor: actor.to_owned(),
+                detail: None,
+                at,
+            })
+        });
+        with_write_conn!(self, |conn| {
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                let revoked = diesel::update(
+                    api_keys::table
+                        .filter(api_keys::id.eq(id))
+                        .filter(api_keys::owner_id.eq(owner_id))
+                        .filter(api_keys::revoked_at.is_null()),
+                )
+                .set((api_keys::revoked_at.eq(now), api_keys::updated_at.eq(now)))
+                .execute(conn)
+                .await?;
+                if revoked == 1
+                    && let Some(audit) = &audit
+                {
+                    diesel::insert_into(audit_events::table)
+                        .values(audit)
+                        .execute(conn)
+                        .await?;
+                }
+                append_change!(conn, Some(id), Some(owner_id), now)?;
+                Ok(())
+            })
             .await?
         });
-        self.record_change(Some(id), Some(owner_id)).await?;
+        self.run_hooks(Some(id), Some(owner_id));
         self.find_key(id).await
     }
+}
 
-    /// Sets a key's expiry to `at` if it has none or a later one (rotation grace period).
-    pub async fn expire_key_at(&self, id: &str, at: OffsetDateTime) -> StoreResult<()> {
-        let at_ms = to_ms(at);
-        let now = to_ms(self.now());
-        with_conn!(self, |conn| {
-            diesel::update(
-                api_keys::table.filter(api_keys::id.eq(id)).filter(
-                    api_keys::expires_at
-                        .is_null()
-                        .or(api_keys::expires_at.gt(at_ms)),
-                ),
-            )
-            .set((api_keys::expires_at.eq(at_ms), api_keys::updated_at.eq(now)))
-            .execute(conn)
-            .await?
-        });
-        self.record_change(Some(id), None).await?;
-        Ok(())
-    }
-
-    /// Marks `id` as replaced by `successor` (rotation) and ends it at `at` at the latest, in
-    /// one statement that carries its conditions: the key is not revoked and not already
-    /// rotated. Returns whether it applied (false: revoked or rotated meanwhile).
-    pub async fn mark_rotated(
-        &self,
-        id: &str,
-        successor: &str,
-        at: OffsetDateTime,
-    ) -> StoreResult<bool> {
-        let at_ms = to_ms(at);
-        let now = to_ms(self.now());
-        let updated = with_conn!(self, |conn| {
-            diesel::update(
-                api_keys::table
-                    .filter(api_keys::id.eq(id))
-                    .filter(api_keys::revoked_at.is_null())
-                    .filter(api_keys::rotated_to.is_null()),
-            )
-            .set((
-                api_keys::rotated_to.eq(successor),
-                api_keys::expires_at.eq(diesel::dsl::case_when(
-                    api_keys::expires_at
-                        .is_not_null()
-                        .and(api_keys::expires_at.lt(at_ms)),
-                    api_keys::expires_at,
-                )
-                .otherwise(Some(at_ms))),
-                api_keys::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .await?
-        });
-        self.record_change(Some(id), None).await?;
-        Ok(updated == 1)
-    }
+/// How [`Store::insert_key_with`] inserts a key.
+#[derive(Debug, Default)]
+pub(crate) struct KeyInsert {
+    /// The plan's limit of active keys, when the new key counts against it.
+    pub(crate) max_active: Option<i64>,
+    /// Start disabled (a disabled key's successor).
+    pub(crate) disabled: bool,
+    /// For a rotation (the new key's `rotated_from`): when the predecessor ends at the
+    /// latest.
+    pub(crate) ends_predecessor_at: Option<OffsetDateTime>,
+    /// The audit event of the insertion.
+    pub(crate) audit: Option<AuditEvent>,
+    /// A new owner to insert first (provisioning with a first key).
+    pub(crate) new_owner: Option<crate::owners::OwnerInsert>,
 }

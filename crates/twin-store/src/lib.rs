@@ -22,7 +22,6 @@
 
 mod audit;
 mod changes;
-mod counters;
 mod db;
 mod error;
 mod issue;
@@ -45,13 +44,14 @@ use twin_meter::{Clock, SystemClock};
 pub use changes::{CHANGES_CHANNEL, Change};
 pub use db::{Backend, StoreConfig};
 pub use error::{StoreError, StoreResult};
-pub use issue::KeySpec;
+pub use issue::{KeySpec, Rotation};
 pub use leases::Grant;
 pub use model::{
     AuditEvent, InvalidValue, KeyCounters, KeyEnv, KeyMeta, KeyPatch, KeyRecord, KeyStatus,
     MAX_META_BYTES, NewKey, NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet,
     Snapshot, SnapshotStatus, StoredHash,
 };
+pub use owners::FirstKey;
 pub use sessions::{DashboardSession, NewLoginLink, NewSession};
 pub use snapshots::SnapshotSelection;
 pub use usage::{DailyUsage, KeyTotals, LoggedCall, UsageEntry, day_of};

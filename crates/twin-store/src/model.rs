@@ -19,8 +19,24 @@ pub struct InvalidValue {
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+        ///
+        /// On the wire (JSON, query strings) it is exactly one of [`Self::ALLOWED`]; with the
+        /// `utoipa` feature its OpenAPI schema is that string enum.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        #[cfg(feature = "utoipa")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(Self::ALLOWED.iter().copied()))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "utoipa")]
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             /// Every accepted spelling, in declaration order.
@@ -254,8 +270,8 @@ pub struct NewSnapshot {
 /// The hash of a key as stored, with what produced it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredHash {
-    /// Algorithm name as `twin-keys` spells it (`sha256`, `hmac-sha256`).
-    pub algorithm: String,
+    /// The hashing algorithm (stored as `twin-keys` spells it: `sha256`, `hmac-sha256`).
+    pub algorithm: twin_keys::HashAlgorithm,
     /// Pepper version for HMAC hashes.
     pub pepper_version: Option<i64>,
     /// The digest bytes.
@@ -309,8 +325,8 @@ pub struct KeyRecord {
     pub rate_limit_rpm: i64,
     /// Spend cap in micro-credits per period, if any.
     pub spend_limit: Option<i64>,
-    /// Spend period name (`day`, `week`, `month`, `forever`).
-    pub spend_period: String,
+    /// The period the spend cap counts over.
+    pub spend_period: twin_meter::Period,
     /// Who created it (key prefix, `operator`, `dashboard`, `cli`).
     pub created_by: String,
     /// The key this one replaced by rotation.
@@ -401,8 +417,8 @@ pub struct NewKey {
     pub rate_limit_rpm: i64,
     /// Spend cap in micro-credits.
     pub spend_limit: Option<i64>,
-    /// Spend period name.
-    pub spend_period: String,
+    /// The period the spend cap counts over.
+    pub spend_period: twin_meter::Period,
     /// Who created it.
     pub created_by: String,
     /// The key this one replaces (rotation).
@@ -435,7 +451,7 @@ pub struct KeyPatch {
     /// New spend cap (or none).
     pub spend_limit: Option<Option<i64>>,
     /// New spend period; changing it resets the period's usage to 0.
-    pub spend_period: Option<String>,
+    pub spend_period: Option<twin_meter::Period>,
     /// New metadata, or `Some(None)` to clear it.
     pub meta: Option<Option<KeyMeta>>,
 }
@@ -509,7 +525,7 @@ mod tests {
             name: "n".into(),
             prefix: "atk_live_0123abcd".into(),
             hash: StoredHash {
-                algorithm: "sha256".into(),
+                algorithm: twin_keys::HashAlgorithm::Sha256,
                 pepper_version: None,
                 digest: vec![],
             },
@@ -524,7 +540,7 @@ mod tests {
             monthly_quota: 10,
             rate_limit_rpm: 60,
             spend_limit: None,
-            spend_period: "month".into(),
+            spend_period: twin_meter::Period::Month,
             created_by: "test".into(),
             rotated_from: None,
             counter_id: "k".into(),

@@ -1,11 +1,15 @@
 //! Twin snapshots: metadata, documents, and which one a request is served.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use crate::db::with_conn;
-use crate::model::{NewSnapshot, Page, Snapshot, SnapshotStatus, from_ms, random_id, to_ms};
-use crate::schema::snapshots;
+use crate::audit::NewAuditRow;
+use crate::db::{with_conn, with_write_conn};
+use crate::keys::append_change;
+use crate::model::{
+    AuditEvent, NewSnapshot, Page, Snapshot, SnapshotStatus, from_ms, random_id, to_ms,
+};
+use crate::schema::{audit_events, snapshots};
 use crate::{Store, StoreError, StoreResult};
 
 #[derive(Queryable, Selectable)]
@@ -73,6 +77,17 @@ impl Store {
     /// Adds a snapshot for `owner_id` with the next version. A `ready` snapshot needs a
     /// document; callers validate the document before calling.
     pub async fn create_snapshot(&self, owner_id: &str, new: NewSnapshot) -> StoreResult<Snapshot> {
+        self.create_snapshot_audited(owner_id, new, None).await
+    }
+
+    /// [`Store::create_snapshot`] recording `snapshot.created` by `actor` in the insert's
+    /// transaction, with the change-feed row.
+    pub async fn create_snapshot_audited(
+        &self,
+        owner_id: &str,
+        new: NewSnapshot,
+        actor: Option<&str>,
+    ) -> StoreResult<Snapshot> {
         if new.status == SnapshotStatus::Ready && new.document.is_none() {
             return Err(StoreError::Invalid(
                 "a ready snapshot needs a document".into(),
@@ -102,19 +117,43 @@ impl Store {
                 created_at: now,
                 updated_at: now,
             };
+            let audit = actor.map(|actor| {
+                NewAuditRow::from(AuditEvent {
+                    owner_id: owner_id.to_owned(),
+                    key_id: None,
+                    event: "snapshot.created".into(),
+                    actor: actor.to_owned(),
+                    detail: Some(
+                        serde_json::json!({ "snapshotId": row.id, "version": row.version, "status": row.status })
+                            .to_string(),
+                    ),
+                    at: from_ms(now),
+                })
+            });
             let inserted: StoreResult<SnapshotRow> = async {
-                Ok(with_conn!(self, |conn| {
-                    diesel::insert_into(snapshots::table)
-                        .values(&row)
-                        .returning(SnapshotRow::as_returning())
-                        .get_result(conn)
-                        .await?
+                Ok(with_write_conn!(self, |conn| {
+                    conn.transaction::<_, StoreError, _>(async |conn| {
+                        let row = diesel::insert_into(snapshots::table)
+                            .values(&row)
+                            .returning(SnapshotRow::as_returning())
+                            .get_result(conn)
+                            .await?;
+                        if let Some(audit) = &audit {
+                            diesel::insert_into(audit_events::table)
+                                .values(audit)
+                                .execute(conn)
+                                .await?;
+                        }
+                        append_change!(conn, None, Some(owner_id), now)?;
+                        Ok(row)
+                    })
+                    .await?
                 }))
             }
             .await;
             match inserted {
                 Ok(row) => {
-                    self.record_change(None, Some(owner_id)).await?;
+                    self.run_hooks(None, Some(owner_id));
                     return row.try_into();
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -134,6 +173,21 @@ impl Store {
         status: SnapshotStatus,
         document: Option<String>,
     ) -> StoreResult<Snapshot> {
+        self.update_snapshot_audited(id, None, status, document, None)
+            .await
+    }
+
+    /// [`Store::update_snapshot`] on the condition that the snapshot is still in `from` (when
+    /// given; else [`StoreError::Precondition`] and nothing changes), recording
+    /// `snapshot.updated` by `actor` in the same transaction, with the change-feed row.
+    pub async fn update_snapshot_audited(
+        &self,
+        id: &str,
+        from: Option<SnapshotStatus>,
+        status: SnapshotStatus,
+        document: Option<String>,
+        actor: Option<&str>,
+    ) -> StoreResult<Snapshot> {
         let now = to_ms(self.now());
         let has_document = match &document {
             Some(_) => true,
@@ -144,11 +198,27 @@ impl Store {
                 "a ready snapshot needs a document".into(),
             ));
         }
-        let row: SnapshotRow = with_conn!(self, |conn| {
-            let target = snapshots::table.find(id);
-            match document {
-                Some(doc) => {
-                    diesel::update(target)
+        let replaced = document.is_some();
+        let at = from_ms(now);
+        let row: SnapshotRow = with_write_conn!(self, |conn| {
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                // The condition travels with the update: a concurrent change of status makes
+                // it match nothing.
+                let allowed: Vec<&str> = match from {
+                    Some(f) => vec![f.as_str()],
+                    None => SnapshotStatus::ALLOWED.to_vec(),
+                };
+                let updated = diesel::update(
+                    snapshots::table
+                        .filter(snapshots::id.eq(id))
+                        .filter(snapshots::status.eq_any(allowed)),
+                );
+                let missing = || match from {
+                    Some(_) => StoreError::Precondition("the snapshot changed meanwhile".into()),
+                    None => StoreError::NotFound,
+                };
+                let row: SnapshotRow = match &document {
+                    Some(doc) => updated
                         .set((
                             snapshots::status.eq(status.as_str()),
                             snapshots::document.eq(doc),
@@ -156,21 +226,48 @@ impl Store {
                         ))
                         .returning(SnapshotRow::as_returning())
                         .get_result(conn)
-                        .await?
-                }
-                None => {
-                    diesel::update(target)
+                        .await
+                        .optional()?
+                        .ok_or_else(missing)?,
+                    None => updated
                         .set((
                             snapshots::status.eq(status.as_str()),
                             snapshots::updated_at.eq(now),
                         ))
                         .returning(SnapshotRow::as_returning())
                         .get_result(conn)
-                        .await?
+                        .await
+                        .optional()?
+                        .ok_or_else(missing)?,
+                };
+                if let Some(actor) = actor {
+                    let audit = NewAuditRow::from(AuditEvent {
+                        owner_id: row.owner_id.clone(),
+                        key_id: None,
+                        event: "snapshot.updated".into(),
+                        actor: actor.to_owned(),
+                        detail: Some(
+                            serde_json::json!({
+                                "snapshotId": id,
+                                "from": from.map(SnapshotStatus::as_str),
+                                "to": status.as_str(),
+                                "documentReplaced": replaced,
+                            })
+                            .to_string(),
+                        ),
+                        at,
+                    });
+                    diesel::insert_into(audit_events::table)
+                        .values(&audit)
+                        .execute(conn)
+                        .await?;
                 }
-            }
+                append_change!(conn, None, Some(&row.owner_id), now)?;
+                Ok(row)
+            })
+            .await?
         });
-        self.record_change(None, Some(&row.owner_id)).await?;
+        self.run_hooks(None, Some(&row.owner_id));
         row.try_into()
     }
 
@@ -220,9 +317,7 @@ impl Store {
         cursor: Option<&str>,
     ) -> StoreResult<Page<Snapshot>> {
         let before: i64 = match cursor {
-            Some(c) => c
-                .parse()
-                .map_err(|_| StoreError::Invalid("bad cursor".into()))?,
+            Some(c) => c.parse().map_err(|_| StoreError::BadCursor)?,
             None => i64::MAX,
         };
         let limit = limit.clamp(1, 1000);

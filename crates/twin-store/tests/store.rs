@@ -32,7 +32,7 @@ fn new_key(owner_id: &str, id: &str) -> NewKey {
         name: format!("key {id}"),
         prefix: format!("atk_live_{id}"),
         hash: StoredHash {
-            algorithm: "sha256".into(),
+            algorithm: twin_keys::HashAlgorithm::Sha256,
             pepper_version: None,
             digest: vec![7; 32],
         },
@@ -41,7 +41,7 @@ fn new_key(owner_id: &str, id: &str) -> NewKey {
         monthly_quota: 10_000,
         rate_limit_rpm: 60,
         spend_limit: None,
-        spend_period: "month".into(),
+        spend_period: twin_meter::Period::Month,
         created_by: "test".into(),
         rotated_from: None,
         meta: None,
@@ -417,10 +417,10 @@ async fn keys_are_stored_listed_and_changed(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(cleared.spend_limit, None);
-    // A bad cursor is an Invalid error, not a crash.
+    // A bad cursor is its own error, not a crash.
     assert!(matches!(
         store.list_keys(&a, None, now, 3, Some("zzz")).await,
-        Err(StoreError::Invalid(_))
+        Err(StoreError::BadCursor)
     ));
 }
 

@@ -9,7 +9,8 @@ use twin_core::keys::spec::CreateKeyBody;
 use twin_core::keys::{Actor, CreatedKey, KeyView};
 use twin_core::owners::keys::create_key_for_owner;
 use twin_core::time_fmt::iso;
-use twin_store::KeyStatus;
+use twin_meter::Period;
+use twin_store::{KeyEnv, KeyStatus, Scope};
 
 use super::{ACTOR, api_error, print_json, require_owner};
 
@@ -120,6 +121,22 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
                 .map(|text| serde_json::from_str::<twin_store::KeyMeta>(&text))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--meta must be a JSON object: {e}"))?;
+            let env = env
+                .map(|e| e.parse::<KeyEnv>())
+                .transpose()
+                .map_err(|e| anyhow!("--env: {e}"))?;
+            let scopes = scopes
+                .map(|list| {
+                    list.iter()
+                        .map(|s| s.trim().parse::<Scope>())
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+                .map_err(|e| anyhow!("--scopes: {e}"))?;
+            let spend_period = spend_period
+                .map(|p| p.parse::<Period>())
+                .transpose()
+                .map_err(|e| anyhow!("--spend-period: {e}"))?;
             let body = CreateKeyBody {
                 name,
                 env,

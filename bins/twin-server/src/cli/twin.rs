@@ -61,6 +61,9 @@ pub async fn run(state: &Core, command: TwinCommand) -> Result<()> {
             let document: serde_json::Value = serde_json::from_slice(&bytes)
                 .with_context(|| format!("parsing {}", file.display()))?;
             require_owner(state, &owner).await?;
+            let status = status
+                .parse::<twin_store::SnapshotStatus>()
+                .map_err(|e| anyhow::anyhow!("--status: {e}"))?;
             let body = CreateSnapshotBody {
                 source,
                 purchase_id,

@@ -165,7 +165,7 @@ impl KeyView {
         let (quota_unused, spend_unused) = core.meter.local_unused(&key.id, now);
         view.quota_used = (view.quota_used - quota_unused).max(0);
         if spend_unused > 0 {
-            let period: twin_meter::Period = key.spend_period.parse().unwrap_or_default();
+            let period: twin_meter::Period = key.spend_period;
             let spent = (key.counters.spend_used_in(period.start(now)) - spend_unused).max(0);
             view.spend_period_used = Credits::from_micros(spent)
                 .unwrap_or(Credits::ZERO)
@@ -177,7 +177,7 @@ impl KeyView {
     /// The view of `key` at `now`, from the stored counters.
     pub fn new(key: &KeyRecord, now: OffsetDateTime) -> Self {
         let month = twin_meter::month_start(now);
-        let period: twin_meter::Period = key.spend_period.parse().unwrap_or_default();
+        let period: twin_meter::Period = key.spend_period;
         let period_start = period.start(now);
         let spent = key.counters.spend_used_in(period_start);
         KeyView {

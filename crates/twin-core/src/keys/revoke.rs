@@ -1,7 +1,7 @@
 //! Revoking keys: soft, idempotent, immediate on every replica.
 
 use serde::Serialize;
-use twin_store::{AuditEvent, KeyRecord};
+use twin_store::KeyRecord;
 
 use super::Actor;
 use utoipa::ToSchema;
@@ -30,18 +30,10 @@ pub async fn revoke_key(
 ) -> Result<KeyRecord, Error> {
     let before = core.store.get_owner_key(owner_id, id).await?;
     actor.check_env(before.env)?;
-    let after = core.store.revoke_key(owner_id, id).await?;
-    if before.revoked_at.is_none() {
-        core.store
-            .record_audit(AuditEvent {
-                owner_id: owner_id.to_owned(),
-                key_id: Some(id.to_owned()),
-                event: "key.revoked".into(),
-                actor: actor.name.clone(),
-                detail: None,
-                at: core.clock.now(),
-            })
-            .await?;
-    }
-    Ok(after)
+    // The revocation, its audit row (first revocation only) and its change-feed row commit
+    // together.
+    Ok(core
+        .store
+        .revoke_key_audited(owner_id, id, Some(&actor.name))
+        .await?)
 }

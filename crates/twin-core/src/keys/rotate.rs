@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::Duration;
-use twin_store::{KeySpec, KeyStatus};
+use twin_store::{KeySpec, KeyStatus, StoreError};
 use utoipa::ToSchema;
 
 use twin_meter::plans::Plan;
@@ -74,7 +74,7 @@ pub async fn rotate_key(
         monthly_quota: old.monthly_quota,
         rate_limit_rpm: old.rate_limit_rpm,
         spend_limit: old.spend_limit,
-        spend_period: old.spend_period.clone(),
+        spend_period: old.spend_period,
         created_by: actor.name.clone(),
         rotated_from: Some(old.id.clone()),
         meta: old.meta.clone(),
@@ -82,45 +82,31 @@ pub async fn rotate_key(
     // The successor counts against the plan's key limit: while both keys work (a grace
     // period) an active key becomes two. Without a grace period the old key stops now and
     // the count stays as it was.
-    if old.status(now) == KeyStatus::Active
-        && grace_seconds > 0
-        && core.store.count_active_keys(owner_id, now).await? >= i64::from(plan.max_keys)
-    {
-        return Err(super::create::key_limit(plan));
-    }
-    let (plain, new) = core
-        .store
-        .issue_key(&core.key_format, &core.hasher, spec)
-        .await?;
-    // The successor shares the old key's counter row (the store gives it the lineage's
-    // `counter_id`), so nothing is copied and both draw on one allowance.
-    // A rotated key keeps its predecessor's state: a disabled key's successor is disabled.
-    if !old.is_active {
-        core.store
-            .update_key(
-                owner_id,
-                &new.id,
-                twin_store::KeyPatch {
-                    is_active: Some(false),
-                    ..twin_store::KeyPatch::default()
-                },
-            )
-            .await?;
-    }
+    let adds_active = old.status(now) == KeyStatus::Active && grace_seconds > 0;
     let old_expires = now + Duration::seconds(grace_seconds);
-    if !core
+    // One transaction: the successor (sharing the lineage's counters, so both draw on one
+    // allowance), the predecessor's end on the condition that nobody revoked or rotated it
+    // meanwhile, the limit check, the audit row and both change-feed rows. A rotated key
+    // keeps its predecessor's state: a disabled key's successor is disabled.
+    let rotation = twin_store::Rotation {
+        old_ends_at: old_expires,
+        disabled: !old.is_active,
+        max_active: adds_active.then_some(i64::from(plan.max_keys)),
+    };
+    let (plain, new) = match core
         .store
-        .mark_rotated(&old.id, &new.id, old_expires)
-        .await?
+        .rotate_key(&core.key_format, &core.hasher, spec, rotation)
+        .await
     {
-        // Revoked or rotated by someone else since it was read: the successor must not
-        // outlive that decision.
-        core.store.revoke_key(owner_id, &new.id).await?;
-        return Err(Error::conflict(
-            "the key was revoked or rotated meanwhile; nothing was issued",
-        ));
-    }
-    let new = core.store.find_key(&new.id).await?;
+        Ok(issued) => issued,
+        Err(StoreError::LimitReached) => return Err(super::create::key_limit(plan)),
+        Err(StoreError::Precondition(_)) => {
+            return Err(Error::conflict(
+                "the key was revoked or rotated meanwhile; nothing was issued",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(Rotated {
         created: CreatedKey {
             view: KeyView::new(&new, now),

@@ -23,24 +23,35 @@ where
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKeyBody {
-    /// 1–64 characters.
+    /// 1–64 characters, at least one of them not a space, no control characters; leading
+    /// and trailing spaces are dropped.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    /// `live` (default) or `test`.
-    pub env: Option<String>,
-    /// Scopes; default `["twin:read"]`; must be within the caller's own scopes.
-    pub scopes: Option<Vec<String>>,
+    /// `live` (default) or `test`. A key can only create keys of its own environment.
+    pub env: Option<KeyEnv>,
+    /// Scopes (at least one); default `["twin:read"]`; must be within the caller's own.
+    #[schema(min_items = 1)]
+    pub scopes: Option<Vec<Scope>>,
     /// Expiry (ISO 8601, in the future). Exclusive with `expiresInDays`.
     pub expires_at: Option<String>,
     /// Expiry in days from now, 1–3650. Exclusive with `expiresAt`.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<i64>,
     /// Monthly quota, 1 to the plan's maximum; default the plan's default.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub monthly_quota: Option<i64>,
     /// Requests per minute, 0 (unlimited) to the plan's maximum; default the plan's default.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub rate_limit_rpm: Option<i64>,
     /// Spend cap per period, credits as a decimal string with up to 6 places.
+    #[schema(pattern = r"^[0-9]{1,12}(\.[0-9]{1,6})?$", example = "12.500000")]
     pub spend_limit: Option<String>,
     /// `day`, `week`, `month` (default) or `forever`.
-    pub spend_period: Option<String>,
+    pub spend_period: Option<Period>,
     /// Your own bookkeeping: any JSON object of at most 4 KiB serialized; never interpreted.
     #[schema(value_type = Option<Object>)]
     pub meta: Option<KeyMeta>,
@@ -50,55 +61,44 @@ pub struct CreateKeyBody {
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateKeyBody {
-    /// New name (1–64 characters).
+    /// New name (as for creation).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// Enable (`true`) or disable (`false`) the key.
     pub is_active: Option<bool>,
-    /// New scopes, within the caller's own.
-    pub scopes: Option<Vec<String>>,
+    /// New scopes (at least one), within the caller's own.
+    #[schema(min_items = 1)]
+    pub scopes: Option<Vec<Scope>>,
     /// New expiry (ISO 8601, in the future), or null for none.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<Option<String>>,
-    /// New monthly quota.
+    /// New monthly quota, 1 to the plan's maximum.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub monthly_quota: Option<i64>,
-    /// New rate limit.
+    /// New rate limit, 0 (unlimited) to the plan's maximum.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub rate_limit_rpm: Option<i64>,
     /// New spend cap, or null to remove it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,12}(\.[0-9]{1,6})?$")]
     pub spend_limit: Option<Option<String>>,
     /// New spend period; changing it resets the period's usage to 0.
-    pub spend_period: Option<String>,
+    pub spend_period: Option<Period>,
     /// New metadata (any JSON object, at most 4 KiB serialized), or null to remove it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Option<KeyMeta>>,
 }
 
-/// Parses a JSON body into `T`, answering 400 `INVALID_PARAMETER` with serde's reason.
-pub fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Error> {
-    if bytes.is_empty() {
-        return Err(Error::invalid_parameter(
-            "body",
-            None,
-            "a JSON object is required",
-        ));
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        // serde's messages name the field and the expectation; they carry no internals.
-        let mut msg = e.to_string();
-        if let Some(pos) = msg.find(" at line ") {
-            msg.truncate(pos);
-        }
-        Error::invalid_parameter("body", None, &msg)
-    })
-}
-
 fn check_name(name: &str) -> Result<String, Error> {
     let trimmed = name.trim();
-    let len = trimmed.chars().count();
-    if len == 0 || len > 64 || trimmed.chars().any(char::is_control) {
+    let len = name.chars().count();
+    if trimmed.is_empty() || len > 64 || name.chars().any(char::is_control) {
         return Err(Error::invalid_parameter(
             "name",
             None,
@@ -108,7 +108,7 @@ fn check_name(name: &str) -> Result<String, Error> {
     Ok(trimmed.to_owned())
 }
 
-fn check_scopes(scopes: &[String], ceiling: Option<ScopeSet>) -> Result<ScopeSet, Error> {
+fn check_scopes(scopes: &[Scope], ceiling: Option<ScopeSet>) -> Result<ScopeSet, Error> {
     if scopes.is_empty() {
         return Err(Error::invalid_parameter(
             "scopes",
@@ -116,13 +116,7 @@ fn check_scopes(scopes: &[String], ceiling: Option<ScopeSet>) -> Result<ScopeSet
             "at least one scope",
         ));
     }
-    let set = ScopeSet::parse_list(scopes).map_err(|e| {
-        Error::invalid_parameter(
-            "scopes",
-            Some(Scope::ALLOWED),
-            &format!("unknown scope {:?}", e.value),
-        )
-    })?;
+    let set: ScopeSet = scopes.iter().copied().collect();
     if let Some(ceiling) = ceiling
         && let Some(missing) = set.iter().find(|s| !ceiling.contains(*s))
     {
@@ -193,16 +187,6 @@ fn check_meta(meta: KeyMeta) -> Result<KeyMeta, Error> {
     Ok(meta)
 }
 
-fn check_period(value: &str) -> Result<Period, Error> {
-    value.parse::<Period>().map_err(|_| {
-        Error::invalid_parameter(
-            "spendPeriod",
-            Some(&["day", "week", "month", "forever"]),
-            "",
-        )
-    })
-}
-
 impl CreateKeyBody {
     /// Validates the body against `plan` and, when the caller is a key, its scopes
     /// (`ceiling`); operators pass `None`.
@@ -215,16 +199,11 @@ impl CreateKeyBody {
         now: OffsetDateTime,
     ) -> Result<KeySpec, Error> {
         let name = check_name(&self.name)?;
-        let env = match self.env.as_deref() {
-            None => KeyEnv::Live,
-            Some(e) => e
-                .parse::<KeyEnv>()
-                .map_err(|_| Error::invalid_parameter("env", Some(KeyEnv::ALLOWED), ""))?,
-        };
+        let env = self.env.unwrap_or(KeyEnv::Live);
         let scopes = match &self.scopes {
             None => {
-                let default = ScopeSet::default_for_new_keys();
-                check_scopes(&default.to_strings(), ceiling)?
+                let default: Vec<Scope> = ScopeSet::default_for_new_keys().iter().collect();
+                check_scopes(&default, ceiling)?
             }
             Some(list) => check_scopes(list, ceiling)?,
         };
@@ -264,7 +243,7 @@ impl CreateKeyBody {
             .as_deref()
             .map(check_spend_limit)
             .transpose()?;
-        let spend_period = check_period(self.spend_period.as_deref().unwrap_or("month"))?;
+        let spend_period = self.spend_period.unwrap_or_default();
         Ok(KeySpec {
             owner_id: owner_id.to_owned(),
             env,
@@ -274,7 +253,7 @@ impl CreateKeyBody {
             monthly_quota,
             rate_limit_rpm,
             spend_limit,
-            spend_period: spend_period.as_str().to_owned(),
+            spend_period,
             created_by: created_by.to_owned(),
             rotated_from: None,
             meta: self.meta.map(check_meta).transpose()?,
@@ -316,11 +295,7 @@ impl UpdateKeyBody {
                 Some(None) => Some(None),
                 Some(Some(s)) => Some(Some(check_spend_limit(&s)?)),
             },
-            spend_period: self
-                .spend_period
-                .as_deref()
-                .map(|p| check_period(p).map(|p| p.as_str().to_owned()))
-                .transpose()?,
+            spend_period: self.spend_period,
             meta: match self.meta {
                 None => None,
                 Some(None) => Some(None),

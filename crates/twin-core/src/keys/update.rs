@@ -45,7 +45,20 @@ pub async fn update_key(
     // Allowances reserved under the old limits are returned; the next request reserves
     // under the new ones.
     core.meter.forget(id).await;
-    let after = match core.store.update_key(owner_id, id, patch).await {
+    let audit = AuditEvent {
+        owner_id: owner_id.to_owned(),
+        key_id: Some(id.to_owned()),
+        event: event.into(),
+        actor: actor.name.clone(),
+        detail: None,
+        at: now,
+    };
+    // The change, its audit row and its change-feed row commit together.
+    let after = match core
+        .store
+        .update_key_audited(owner_id, id, patch, Some(audit))
+        .await
+    {
         Ok(key) => key,
         Err(StoreError::Conflict(_)) => {
             return Err(Error::new(
@@ -55,15 +68,5 @@ pub async fn update_key(
         }
         Err(e) => return Err(e.into()),
     };
-    core.store
-        .record_audit(AuditEvent {
-            owner_id: owner_id.to_owned(),
-            key_id: Some(id.to_owned()),
-            event: event.into(),
-            actor: actor.name.clone(),
-            detail: None,
-            at: now,
-        })
-        .await?;
     Ok(after)
 }

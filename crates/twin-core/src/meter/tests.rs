@@ -192,7 +192,7 @@ fn key(id: &str, quota: i64, rate: i64, cap: Option<i64>) -> KeyRecord {
         name: "n".into(),
         prefix: format!("atk_live_{id}"),
         hash: StoredHash {
-            algorithm: "sha256".into(),
+            algorithm: twin_keys::HashAlgorithm::Sha256,
             pepper_version: None,
             digest: vec![],
         },
@@ -207,7 +207,7 @@ fn key(id: &str, quota: i64, rate: i64, cap: Option<i64>) -> KeyRecord {
         monthly_quota: quota,
         rate_limit_rpm: rate,
         spend_limit: cap,
-        spend_period: "month".into(),
+        spend_period: Period::Month,
         created_by: "test".into(),
         rotated_from: None,
         counter_id: id.into(),
@@ -564,7 +564,7 @@ async fn run(case: Case) -> Result<(), String> {
                 }
                 while let Some(done) = tasks.join_next().await {
                     for (origin, key, cost, counted) in done.map_err(|e| e.to_string())? {
-                        let period: Period = keys[key].spend_period.parse().unwrap_or_default();
+                        let period: Period = keys[key].spend_period;
                         admitted.push(Admitted {
                             origin,
                             key,
@@ -592,12 +592,11 @@ async fn run(case: Case) -> Result<(), String> {
             Op::Advance(d) => now += time::Duration::milliseconds(d),
             Op::ChangePeriod(k) => {
                 let key = &mut keys[k];
-                key.spend_period = if key.spend_period == "month" {
-                    "day"
+                key.spend_period = if key.spend_period == Period::Month {
+                    Period::Day
                 } else {
-                    "month"
-                }
-                .into();
+                    Period::Month
+                };
                 period_changes[k] += 1;
             }
         }
@@ -684,15 +683,7 @@ async fn run(case: Case) -> Result<(), String> {
             .or_default() += a.cost;
     }
     let final_month = ms(month(now));
-    let final_spend: Vec<i64> = keys
-        .iter()
-        .map(|k| {
-            ms(k.spend_period
-                .parse::<Period>()
-                .unwrap_or_default()
-                .start(now))
-        })
-        .collect();
+    let final_spend: Vec<i64> = keys.iter().map(|k| ms(k.spend_period.start(now))).collect();
     let db_state = db.db();
     let mut all: HashSet<(usize, Allowance, String, i64)> =
         db_state.by_origin.keys().cloned().collect();

@@ -65,7 +65,7 @@ pub(crate) fn check_email(value: &str) -> Result<String, Error> {
     let email = value.trim();
     let bad =
         || Error::invalid_parameter("email", None, "an e-mail address such as ana@example.com");
-    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if value.chars().count() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad());
     }
     match email.split_once('@') {
@@ -101,9 +101,11 @@ pub(crate) fn check_owner_id(value: &str) -> Result<String, Error> {
 /// A short free-text label (`source`, `purchaseId`): 1–`max` characters, no control
 /// characters.
 pub(crate) fn check_label(field: &str, value: &str, max: usize) -> Result<String, Error> {
+    // The length counts what was sent, as the document's `maxLength` does; the stored value
+    // drops leading and trailing spaces.
     let trimmed = value.trim();
-    let len = trimmed.chars().count();
-    if len == 0 || len > max || trimmed.chars().any(char::is_control) {
+    let len = value.chars().count();
+    if trimmed.is_empty() || len > max || value.chars().any(char::is_control) {
         return Err(Error::invalid_parameter(
             field,
             None,

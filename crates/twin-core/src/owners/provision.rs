@@ -1,14 +1,12 @@
 //! Provisioning owners, optionally with a first key.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use twin_store::{NewOwner, ScopeSet, StoreError};
 use utoipa::ToSchema;
 
-use super::{audit, check_email, check_owner_id, check_plan};
-use crate::keys::create::create_key;
+use super::{check_email, check_owner_id, check_plan};
 use crate::keys::spec::CreateKeyBody;
-use crate::keys::{Actor, CreatedKey};
+use crate::keys::{CreatedKey, KeyView, PLAINTEXT_WARNING};
 use crate::time_fmt::iso;
 use crate::{Core, Error, ErrorCode};
 
@@ -30,7 +28,7 @@ impl IssueKey {
             IssueKey::Flag(false) => None,
             IssueKey::Flag(true) => Some(CreateKeyBody {
                 name: "default".into(),
-                scopes: Some(ScopeSet::all().to_strings()),
+                scopes: Some(ScopeSet::all().iter().collect()),
                 ..CreateKeyBody::default()
             }),
             IssueKey::Key(body) => Some(*body),
@@ -42,9 +40,16 @@ impl IssueKey {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProvisionOwnerBody {
-    /// The owner's id (1–64 of `[A-Za-z0-9._-]`); generated (`own_` + 16 hex) when absent.
+    /// The owner's id (1–64 of `[A-Za-z0-9._-]`, starting with a letter or digit);
+    /// generated (`own_` + 16 hex) when absent.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     pub owner_id: Option<String>,
     /// Contact e-mail.
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^\s@\x00-\x1f\x7f-\x9f]+@[^\s@\x00-\x1f\x7f-\x9f]+\s*$",
+        example = "ana@example.com"
+    )]
     pub email: String,
     /// A configured plan's slug (built in: `free`, `professional`).
     pub plan: String,
@@ -84,29 +89,38 @@ pub async fn provision_owner(
     let email = check_email(&body.email)?;
     let plan = check_plan(core, &body.plan)?.clone();
     let key_body = body.issue_key.and_then(IssueKey::into_body);
-    if let Some(key_body) = &key_body {
-        if !plan.api_access {
-            return Err(Error::new(
-                ErrorCode::PlanRequired,
-                "the plan has no API access, so no key can be issued; provision without issueKey or on another plan",
-            ));
-        }
-        let placeholder = id.as_deref().unwrap_or("own_0000000000000000");
-        key_body
-            .clone()
-            .into_spec(placeholder, &plan, None, actor, core.clock.now())?;
+    if key_body.is_some() && !plan.api_access {
+        return Err(Error::new(
+            ErrorCode::PlanRequired,
+            "the plan has no API access, so no key can be issued; provision without issueKey or on another plan",
+        ));
     }
-    let owner = match core
+    // The store puts the new owner's id into the spec.
+    let placeholder = id.as_deref().unwrap_or("own_0000000000000000");
+    let spec = key_body
+        .map(|body| body.into_spec(placeholder, &plan, None, actor, core.clock.now()))
+        .transpose()?;
+    // The owner, its audit row, its change-feed row and its first key commit together.
+    let first_key = spec.map(|spec| twin_store::FirstKey {
+        format: &core.key_format,
+        hasher: &core.hasher,
+        spec,
+    });
+    let (owner, issued) = match core
         .store
-        .create_owner(NewOwner {
-            id,
-            email,
-            plan: plan.slug.clone(),
-        })
+        .provision_owner(
+            NewOwner {
+                id,
+                email,
+                plan: plan.slug.clone(),
+            },
+            Some(actor),
+            first_key,
+        )
         .await
     {
-        Ok(owner) => owner,
-        Err(StoreError::Conflict(_)) => {
+        Ok(provisioned) => provisioned,
+        Err(StoreError::Conflict(_) | StoreError::Precondition(_)) => {
             return Err(Error::new(
                 ErrorCode::Conflict,
                 "an owner with this id already exists",
@@ -114,20 +128,11 @@ pub async fn provision_owner(
         }
         Err(e) => return Err(e.into()),
     };
-    audit(
-        core,
-        &owner.id,
-        "owner.provisioned",
-        actor,
-        json!({ "plan": owner.plan }),
-    )
-    .await?;
-    let api_key = match key_body {
-        Some(key_body) => {
-            Some(create_key(core, &owner, &plan, key_body, &Actor::unlimited(actor)).await?)
-        }
-        None => None,
-    };
+    let api_key = issued.map(|(plain, record)| CreatedKey {
+        view: KeyView::for_core(&record, core),
+        key: plain.expose_secret().to_owned(),
+        warning: PLAINTEXT_WARNING.to_owned(),
+    });
     Ok(Provisioned {
         owner_id: owner.id,
         email: owner.email,

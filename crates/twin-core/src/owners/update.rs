@@ -2,10 +2,10 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use twin_store::OwnerPatch;
+use twin_store::{AuditEvent, OwnerPatch};
 use utoipa::ToSchema;
 
-use super::{OwnerView, audit, check_email, check_plan, owner_view};
+use super::{OwnerView, check_email, check_plan, owner_view};
 use crate::{Core, Error};
 
 /// The body of `PATCH /v1/admin/owners/{id}`; absent fields stay as they are.
@@ -13,6 +13,11 @@ use crate::{Core, Error};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateOwnerBody {
     /// New contact e-mail.
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^\s@\x00-\x1f\x7f-\x9f]+@[^\s@\x00-\x1f\x7f-\x9f]+\s*$",
+        example = "ana@example.com"
+    )]
     pub email: Option<String>,
     /// New plan slug. Downgrading to a plan without API access keeps every key stored;
     /// their calls answer 403 `PLAN_REQUIRED` until the owner is upgraded again.
@@ -41,19 +46,26 @@ pub async fn update_owner(
     if patch.email.is_none() && patch.plan.is_none() {
         return owner_view(core, &before).await;
     }
-    let after = core.store.update_owner(id, patch.clone()).await?;
+    let now = core.clock.now();
+    let event = |name: &str, detail: serde_json::Value| AuditEvent {
+        owner_id: id.to_owned(),
+        key_id: None,
+        event: name.to_owned(),
+        actor: actor.to_owned(),
+        detail: Some(detail.to_string()),
+        at: now,
+    };
+    let mut audits = Vec::new();
     if let Some(plan) = &patch.plan {
-        audit(
-            core,
-            id,
+        audits.push(event(
             "owner.plan_changed",
-            actor,
             json!({ "from": before.plan, "to": plan }),
-        )
-        .await?;
+        ));
     }
     if patch.email.is_some() {
-        audit(core, id, "owner.email_changed", actor, json!({})).await?;
+        audits.push(event("owner.email_changed", json!({})));
     }
+    // The change, its audit rows and its change-feed row commit together.
+    let after = core.store.update_owner_audited(id, patch, audits).await?;
     owner_view(core, &after).await
 }

@@ -1,37 +1,43 @@
 //! Ingesting twin snapshots.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use twin_store::{NewSnapshot, SnapshotStatus, StoreError};
 use utoipa::ToSchema;
 
 use super::{SnapshotMeta, validate_document};
-use crate::owners::{audit, check_label};
+use crate::owners::check_label;
 use crate::{Core, Error};
 
 /// The body of `POST /v1/admin/owners/{id}/snapshots`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSnapshotBody {
-    /// Where the snapshot comes from (1–64 characters, e.g. `purchase`, `import`).
-    #[schema(example = "purchase")]
+    /// Where the snapshot comes from (1–64 characters, not all spaces, no control
+    /// characters; e.g. `purchase`, `import`).
+    #[schema(
+        example = "purchase",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub source: String,
-    /// The purchase that produced it (1–128 characters); `/preset?purchaseId=` serves it.
+    /// The purchase that produced it (1–128 characters, as for `source`);
+    /// `/preset?purchaseId=` serves it.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub purchase_id: Option<String>,
-    /// `pending`, `generating`, `ready` or `failed`.
+    /// Where the snapshot is in its life cycle.
     #[schema(example = "ready")]
-    pub status: String,
+    pub status: SnapshotStatus,
     /// The twin document (SPEC §10); required when `status` is `ready`. Validated against
     /// the published JSON Schema; a rejected one answers 400 with `path`, the JSON Pointer
     /// of the first error inside the document.
     #[schema(value_type = Option<Object>)]
     pub document: Option<Value>,
-}
-
-pub(crate) fn parse_status(value: &str) -> Result<SnapshotStatus, Error> {
-    value
-        .parse::<SnapshotStatus>()
-        .map_err(|_| Error::invalid_parameter("status", Some(SnapshotStatus::ALLOWED), ""))
 }
 
 pub(crate) fn document_required() -> Error {
@@ -52,7 +58,7 @@ pub async fn create_snapshot(
         .as_deref()
         .map(|p| check_label("purchaseId", p, 128))
         .transpose()?;
-    let status = parse_status(&body.status)?;
+    let status = body.status;
     let document = match body.document {
         None | Some(Value::Null) => None,
         Some(doc) => Some(validate_document(&doc)?),
@@ -60,9 +66,10 @@ pub async fn create_snapshot(
     if status == SnapshotStatus::Ready && document.is_none() {
         return Err(document_required());
     }
+    // The snapshot, its audit row and its change-feed row commit together.
     let snapshot = match core
         .store
-        .create_snapshot(
+        .create_snapshot_audited(
             owner_id,
             NewSnapshot {
                 source,
@@ -70,6 +77,7 @@ pub async fn create_snapshot(
                 status,
                 document,
             },
+            Some(actor),
         )
         .await
     {
@@ -77,13 +85,5 @@ pub async fn create_snapshot(
         Err(StoreError::Invalid(_)) => return Err(document_required()),
         Err(e) => return Err(e.into()),
     };
-    audit(
-        core,
-        owner_id,
-        "snapshot.created",
-        actor,
-        json!({ "snapshotId": snapshot.id, "version": snapshot.version, "status": snapshot.status.as_str() }),
-    )
-    .await?;
     Ok(SnapshotMeta::from(&snapshot))
 }

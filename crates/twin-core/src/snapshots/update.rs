@@ -1,13 +1,12 @@
 //! Snapshot status transitions.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use twin_store::SnapshotStatus;
 use utoipa::ToSchema;
 
-use super::create::{document_required, parse_status};
+use super::create::document_required;
 use super::{SnapshotMeta, validate_document};
-use crate::owners::audit;
 use crate::{Core, Error, ErrorCode};
 
 /// The body of `PATCH /v1/admin/snapshots/{id}`.
@@ -16,7 +15,7 @@ use crate::{Core, Error, ErrorCode};
 pub struct UpdateSnapshotBody {
     /// The new status.
     #[schema(example = "ready")]
-    pub status: String,
+    pub status: SnapshotStatus,
     /// A (new) twin document; required to become `ready` unless one was stored before.
     #[schema(value_type = Option<Object>)]
     pub document: Option<Value>,
@@ -42,7 +41,7 @@ pub async fn update_snapshot(
     body: UpdateSnapshotBody,
     actor: &str,
 ) -> Result<SnapshotMeta, Error> {
-    let to = parse_status(&body.status)?;
+    let to = body.status;
     let document = match body.document {
         None | Some(Value::Null) => None,
         Some(doc) => Some(validate_document(&doc)?),
@@ -72,16 +71,12 @@ pub async fn update_snapshot(
     {
         return Err(document_required());
     }
-    let replaced = document.is_some();
-    let updated = core.store.update_snapshot(id, to, document).await?;
-    audit(
-        core,
-        &updated.owner_id,
-        "snapshot.updated",
-        actor,
-        json!({ "snapshotId": updated.id, "from": from.as_str(), "to": to.as_str(), "documentReplaced": replaced }),
-    )
-    .await?;
+    // On the condition that the status is still the one checked above (a concurrent
+    // change makes it 409), in one transaction with its audit and change-feed rows.
+    let updated = core
+        .store
+        .update_snapshot_audited(id, Some(from), to, document, Some(actor))
+        .await?;
     Ok(SnapshotMeta::from(&updated))
 }
 

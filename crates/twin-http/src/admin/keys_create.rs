@@ -1,8 +1,9 @@
 //! `POST /v1/admin/owners/{id}/keys`: create a key on an owner's behalf.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use twin_core::input::parse_body;
 use twin_core::keys::CreatedKey;
-use twin_core::keys::spec::{CreateKeyBody, parse_body};
+use twin_core::keys::spec::CreateKeyBody;
 use twin_core::owners::keys::create_key_for_owner;
 
 use super::{OPERATOR, read_body, require_admin};
@@ -12,6 +13,7 @@ use crate::state::AppState;
 /// Creates a key for an owner (same body as `POST /v1/keys`; any scope may be granted).
 /// The plaintext is in this response only.
 #[utoipa::path(
+    operation_id = "createOwnerKey",
     tag = "admin",
     params(("id" = String, Path, description = "Owner id")),
     request_body = CreateKeyBody,

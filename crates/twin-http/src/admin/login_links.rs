@@ -17,6 +17,7 @@ pub fn request_base_url(req: &HttpRequest) -> String {
 /// Issues a one-time dashboard login link for an owner: valid 15 minutes, single use.
 /// Opening it sets the dashboard session cookie.
 #[utoipa::path(
+    operation_id = "createLoginLink",
     tag = "admin",
     params(("id" = String, Path, description = "Owner id")),
     security(("adminToken" = [])),

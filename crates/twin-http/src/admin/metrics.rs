@@ -12,6 +12,7 @@ use crate::state::AppState;
 /// This replica's counters: usage entries written, dropped (queue full) and lost (database
 /// errors), and the sizes of its caches and metering state.
 #[utoipa::path(
+    operation_id = "getMetrics",
     tag = "admin",
     security(("adminToken" = [])),
     responses(

@@ -1,7 +1,7 @@
 //! `POST /v1/admin/owners`: provision an owner, optionally with a first key.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use twin_core::keys::spec::parse_body;
+use twin_core::input::parse_body;
 use twin_core::owners::provision::{ProvisionOwnerBody, Provisioned, provision_owner};
 
 use super::{OPERATOR, read_body, require_admin};
@@ -11,6 +11,7 @@ use crate::state::AppState;
 /// Provisions an owner on a plan. With `issueKey`, the answer carries the owner's first key
 /// in plaintext — the only time it is shown.
 #[utoipa::path(
+    operation_id = "provisionOwner",
     tag = "admin",
     request_body = ProvisionOwnerBody,
     security(("adminToken" = [])),

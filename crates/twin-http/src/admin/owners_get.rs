@@ -9,6 +9,7 @@ use crate::state::AppState;
 
 /// Reads one owner with its plan, the number of active keys and the newest snapshot.
 #[utoipa::path(
+    operation_id = "getOwner",
     tag = "admin",
     params(("id" = String, Path, description = "Owner id")),
     security(("adminToken" = [])),

@@ -1,7 +1,7 @@
 //! `PATCH /v1/admin/owners/{id}`: change an owner's e-mail or plan (upgrade, downgrade).
 
 use actix_web::{HttpRequest, HttpResponse, patch, web};
-use twin_core::keys::spec::parse_body;
+use twin_core::input::parse_body;
 use twin_core::owners::OwnerView;
 use twin_core::owners::update::{UpdateOwnerBody, update_owner};
 
@@ -12,6 +12,7 @@ use crate::state::AppState;
 /// Changes an owner's e-mail or plan. A downgrade keeps the owner's keys; they answer
 /// 403 `PLAN_REQUIRED` from the next request until an upgrade.
 #[utoipa::path(
+    operation_id = "updateOwner",
     tag = "admin",
     params(("id" = String, Path, description = "Owner id")),
     request_body = UpdateOwnerBody,

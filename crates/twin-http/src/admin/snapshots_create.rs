@@ -1,7 +1,7 @@
 //! `POST /v1/admin/owners/{id}/snapshots`: ingest a twin snapshot for an owner.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use twin_core::keys::spec::parse_body;
+use twin_core::input::parse_body;
 use twin_core::snapshots::SnapshotMeta;
 use twin_core::snapshots::create::{CreateSnapshotBody, create_snapshot};
 
@@ -12,6 +12,7 @@ use crate::state::AppState;
 /// Adds a snapshot to an owner with the next version. A `ready` one needs a valid document
 /// and is served at once by `/v1/public/twin/preset/*`.
 #[utoipa::path(
+    operation_id = "createSnapshot",
     tag = "admin",
     params(("id" = String, Path, description = "Owner id")),
     request_body = CreateSnapshotBody,

@@ -1,7 +1,7 @@
 //! `PATCH /v1/admin/snapshots/{id}`: move a snapshot through its life cycle.
 
 use actix_web::{HttpRequest, HttpResponse, patch, web};
-use twin_core::keys::spec::parse_body;
+use twin_core::input::parse_body;
 use twin_core::snapshots::SnapshotMeta;
 use twin_core::snapshots::update::{UpdateSnapshotBody, update_snapshot};
 
@@ -13,6 +13,7 @@ use crate::state::AppState;
 /// `ready` | `failed`, `generating` → `ready` | `failed`, `failed` → `pending` |
 /// `generating`. `ready` is final. The same status again is a no-op.
 #[utoipa::path(
+    operation_id = "updateSnapshot",
     tag = "admin",
     params(("id" = String, Path, description = "Snapshot id")),
     request_body = UpdateSnapshotBody,

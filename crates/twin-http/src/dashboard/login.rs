@@ -2,12 +2,24 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Deserialize;
 use twin_core::login::redeem_login_link;
+use utoipa::IntoParams;
 
 use super::{DASHBOARD_HOME, SESSION_COOKIE, SESSION_TTL};
 use crate::error::ApiError;
-use crate::query::Query;
+use crate::query::parse_query;
 use crate::state::AppState;
+
+/// The login link's query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LoginParams {
+    /// The token of the login link (64 hex).
+    #[param(pattern = "^[0-9a-f]{64}$")]
+    token: String,
+}
 
 fn invalid_link() -> ApiError {
     ApiError::from(twin_core::login::invalid_link())
@@ -30,8 +42,9 @@ pub fn session_cookie(token: &str, secure: bool) -> String {
 /// Redeems a one-time login link: opens a dashboard session, sets its cookie and redirects
 /// to the dashboard. A link works once, within 15 minutes of being issued.
 #[utoipa::path(
+    operation_id = "redeemLoginLink",
     tag = "dashboard",
-    params(("token" = String, Query, description = "The token of the login link (64 hex)")),
+    params(LoginParams),
     responses(
         (status = 303, description = "Logged in: `Set-Cookie: twin_session=…; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200[; Secure]`, `Location: /dashboard/`", headers(
             ("Set-Cookie" = String, description = "The session cookie"),
@@ -45,9 +58,9 @@ pub async fn redeem(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = Query::parse(&req).map_err(|_| invalid_link())?.0;
-    let token = query.get("token").map(String::as_str).unwrap_or_default();
-    let session = redeem_login_link(&state, token).await?;
+    // Whatever is wrong with the link, the answer is the same: it does not log anyone in.
+    let params: LoginParams = parse_query(&req).map_err(|_| invalid_link())?;
+    let session = redeem_login_link(&state, &params.token).await?;
     let secure = req.connection_info().scheme() == "https";
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, DASHBOARD_HOME))

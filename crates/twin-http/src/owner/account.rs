@@ -1,7 +1,7 @@
 //! `GET /v1/account` and `GET /v1/account/usage`: the owner's profile and monthly usage.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Date, Month, OffsetDateTime};
 use twin_core::owners::PlanView;
 use twin_meter::Credits;
@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
-use crate::query::Query;
+use crate::query::parse_query;
 use crate::state::AppState;
 use twin_core::time_fmt::iso;
 
@@ -30,6 +30,7 @@ pub struct AccountView {
 
 /// The owner's profile and plan.
 #[utoipa::path(
+    operation_id = "getAccount",
     tag = "account",
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
     responses(
@@ -53,11 +54,12 @@ pub async fn account(
 }
 
 /// Usage parameters.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct UsageParams {
     /// `YYYY-MM` (default: the current month, UTC).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-11")]
     month: Option<String>,
 }
 
@@ -100,7 +102,8 @@ fn parse_month(
         None => twin_meter::month_start(now),
         Some(v) => {
             let (y, m) = v.split_once('-').ok_or_else(bad)?;
-            if y.len() != 4 || m.len() != 2 {
+            let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+            if y.len() != 4 || m.len() != 2 || !digits(y) || !digits(m) {
                 return Err(bad());
             }
             let year: i32 = y.parse().map_err(|_| bad())?;
@@ -117,6 +120,7 @@ fn parse_month(
 
 /// Calls and cost for a month (default the current one), per key, from the daily roll-ups.
 #[utoipa::path(
+    operation_id = "getAccountUsage",
     tag = "account",
     params(UsageParams),
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
@@ -130,9 +134,8 @@ fn parse_month(
 #[get("/account/usage")]
 pub async fn usage(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::AccountRead, Metering::Counted).await?;
-    let query = Query::parse(&req)?.0;
-    let (start, end, label) =
-        parse_month(query.get("month").map(String::as_str), state.clock.now())?;
+    let params: UsageParams = parse_query(&req)?;
+    let (start, end, label) = parse_month(params.month.as_deref(), state.clock.now())?;
     let totals = state
         .store
         .owner_usage_by_key(&caller.owner.id, start, end)

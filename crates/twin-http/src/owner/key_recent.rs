@@ -1,14 +1,14 @@
 //! `GET /v1/keys/{id}/recent`: one key's latest logged calls, newest first.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use twin_meter::Credits;
 use twin_store::{LoggedCall, Scope};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
-use crate::query::Query;
+use crate::query::parse_query;
 use crate::state::AppState;
 use twin_core::time_fmt::iso;
 
@@ -18,13 +18,27 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
 
 /// Listing parameters.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct RecentParams {
     /// How many calls, newest first (default 50). An integer outside 1–200 is clamped into
     /// that range rather than refused; anything else is a 400.
-    limit: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    limit: Option<ClampedLimit>,
+}
+
+/// A `limit` clamped into 1..=200: any integer is accepted, even one too large for 64 bits.
+#[derive(Debug, Clone, Copy)]
+struct ClampedLimit(i64);
+
+impl<'de> Deserialize<'de> for ClampedLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(de)?;
+        parse_limit(&text).map(ClampedLimit).ok_or_else(|| {
+            serde::de::Error::custom("expected an integer (values outside 1 to 200 are clamped)")
+        })
+    }
 }
 
 /// One logged call.
@@ -88,26 +102,19 @@ impl From<LoggedCall> for RecentCall {
     }
 }
 
-/// Parses `limit`: the default when absent, an integer clamped to 1..=200 otherwise (even one
-/// too large for 64 bits), 400 for anything that is not an integer.
-fn parse_limit(value: Option<&str>) -> Result<i64, ApiError> {
-    let Some(v) = value else {
-        return Ok(DEFAULT_LIMIT);
-    };
+/// Parses a `limit`: an integer clamped to 1..=200 (even one too large for 64 bits), `None`
+/// for anything that is not an integer.
+fn parse_limit(v: &str) -> Option<i64> {
     let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid_parameter(
-            "limit",
-            None,
-            "expected an integer (values outside 1 to 200 are clamped)",
-        ));
+        return None;
     }
     let n = v.parse::<i64>().unwrap_or(if v.starts_with('-') {
         i64::MIN
     } else {
         i64::MAX
     });
-    Ok(n.clamp(1, MAX_LIMIT))
+    Some(n.clamp(1, MAX_LIMIT))
 }
 
 /// A key's latest logged calls, newest first (`limit` default 50, clamped to 1–200).
@@ -117,6 +124,7 @@ fn parse_limit(value: Option<&str>) -> Result<i64, ApiError> {
 /// the retention period (`TWIN_USAGE_RETENTION_DAYS`, default 90) are deleted. Another
 /// owner's key answers 404 exactly as an unknown id.
 #[utoipa::path(
+    operation_id = "listRecentCalls",
     tag = "keys",
     params(
         ("id" = String, Path, description = "Key id (8 hex)"),
@@ -138,8 +146,8 @@ pub async fn recent(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::UsageRead, Metering::Counted).await?;
-    let query = Query::parse(&req)?.0;
-    let limit = parse_limit(query.get("limit").map(String::as_str))?;
+    let params: RecentParams = parse_query(&req)?;
+    let limit = params.limit.map_or(DEFAULT_LIMIT, |l| l.0);
     // Ownership first: another owner's key is a 404, like an unknown one.
     let key = state.store.get_owner_key(&caller.owner.id, &id).await?;
     let calls = state.store.recent_calls(&key.id, limit).await?;
@@ -156,16 +164,15 @@ mod tests {
 
     #[test]
     fn limit_is_clamped_not_refused() {
-        assert_eq!(parse_limit(None).unwrap(), 50);
-        assert_eq!(parse_limit(Some("7")).unwrap(), 7);
-        assert_eq!(parse_limit(Some("200")).unwrap(), 200);
-        assert_eq!(parse_limit(Some("201")).unwrap(), 200);
-        assert_eq!(parse_limit(Some("99999999999999999999999")).unwrap(), 200);
-        assert_eq!(parse_limit(Some("0")).unwrap(), 1);
-        assert_eq!(parse_limit(Some("-5")).unwrap(), 1);
-        assert_eq!(parse_limit(Some("-99999999999999999999999")).unwrap(), 1);
+        assert_eq!(parse_limit("7"), Some(7));
+        assert_eq!(parse_limit("200"), Some(200));
+        assert_eq!(parse_limit("201"), Some(200));
+        assert_eq!(parse_limit("99999999999999999999999"), Some(200));
+        assert_eq!(parse_limit("0"), Some(1));
+        assert_eq!(parse_limit("-5"), Some(1));
+        assert_eq!(parse_limit("-99999999999999999999999"), Some(1));
         for bad in ["", "ten", "1.5", "1e3", " 5", "-", "0x10"] {
-            assert!(parse_limit(Some(bad)).is_err(), "{bad:?}");
+            assert!(parse_limit(bad).is_none(), "{bad:?}");
         }
     }
 

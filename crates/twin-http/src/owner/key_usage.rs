@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use twin_meter::{Credits, Period};
 use twin_store::{DailyUsage, Scope};
@@ -18,21 +18,33 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
-use crate::query::Query;
+use crate::query::parse_query;
 use crate::state::AppState;
 use twin_core::time_fmt::iso;
 
-/// The accepted values of `since`.
-const SINCE_ALLOWED: &[&str] = &["day", "week", "month", "all"];
-
 /// Usage parameters.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct KeyUsageParams {
-    /// `day` (the current UTC day), `week` (the current ISO week, from Monday 00:00Z),
-    /// `month` (the current UTC month; the default) or `all`.
-    since: Option<String>,
+    /// The period to report; default `month`.
+    #[param(inline)]
+    since: Option<Since>,
+}
+
+/// The period a usage report covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Since {
+    /// The current UTC day.
+    Day,
+    /// The current ISO week, from Monday 00:00Z.
+    Week,
+    /// The current UTC month.
+    #[default]
+    Month,
+    /// Everything the roll-ups hold.
+    All,
 }
 
 /// Calls and cost of one route.
@@ -116,24 +128,14 @@ pub struct KeyUsageReport {
 }
 
 /// The period `since` names, and where it starts (`None` for `all`).
-fn parse_since(
-    value: Option<&str>,
-    now: OffsetDateTime,
-) -> Result<(&'static str, Option<OffsetDateTime>), ApiError> {
-    let (label, period) = match value.unwrap_or("month") {
-        "day" => ("day", Some(Period::Day)),
-        "week" => ("week", Some(Period::Week)),
-        "month" => ("month", Some(Period::Month)),
-        "all" => ("all", None),
-        other => {
-            return Err(ApiError::invalid_parameter(
-                "since",
-                Some(SINCE_ALLOWED),
-                &format!("got {other:?}"),
-            ));
-        }
+fn since_start(since: Since, now: OffsetDateTime) -> (&'static str, Option<OffsetDateTime>) {
+    let (label, period) = match since {
+        Since::Day => ("day", Some(Period::Day)),
+        Since::Week => ("week", Some(Period::Week)),
+        Since::Month => ("month", Some(Period::Month)),
+        Since::All => ("all", None),
     };
-    Ok((label, period.map(|p| p.start(now))))
+    (label, period.map(|p| p.start(now)))
 }
 
 fn credits(micros: i64) -> String {
@@ -238,6 +240,7 @@ fn summarize(
 /// in batches, so the figures lag the requests by up to the usage flush interval (500 ms by
 /// default). Another owner's key answers 404 exactly as an unknown id.
 #[utoipa::path(
+    operation_id = "getKeyUsage",
     tag = "keys",
     params(
         ("id" = String, Path, description = "Key id (8 hex)"),
@@ -259,8 +262,8 @@ pub async fn usage(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::UsageRead, Metering::Counted).await?;
-    let query = Query::parse(&req)?.0;
-    let (since, from) = parse_since(query.get("since").map(String::as_str), state.clock.now())?;
+    let params: KeyUsageParams = parse_query(&req)?;
+    let (since, from) = since_start(params.since.unwrap_or_default(), state.clock.now());
     // Ownership first: another owner's key is a 404, like an unknown one.
     let key = state.store.get_owner_key(&caller.owner.id, &id).await?;
     // The database sums the roll-ups per (route, status, variant) and per day, so the rows
@@ -293,23 +296,21 @@ mod tests {
         // A Sunday: its ISO week started on Monday the 9th.
         let now = datetime!(2026-11-15 12:00 UTC);
         assert_eq!(
-            parse_since(None, now).unwrap(),
+            since_start(Since::default(), now),
             ("month", Some(datetime!(2026-11-01 0:00 UTC)))
         );
         assert_eq!(
-            parse_since(Some("day"), now).unwrap(),
+            since_start(Since::Day, now),
             ("day", Some(datetime!(2026-11-15 0:00 UTC)))
         );
         assert_eq!(
-            parse_since(Some("week"), now).unwrap(),
+            since_start(Since::Week, now),
             ("week", Some(datetime!(2026-11-09 0:00 UTC)))
         );
-        assert_eq!(parse_since(Some("all"), now).unwrap(), ("all", None));
+        assert_eq!(since_start(Since::All, now), ("all", None));
         for bad in ["", "forever", "Month", "year"] {
-            let err = parse_since(Some(bad), now).unwrap_err();
-            assert_eq!(
-                err.code(),
-                crate::error::ErrorCode::InvalidParameter,
+            assert!(
+                serde_json::from_value::<Since>(bad.into()).is_err(),
                 "{bad}"
             );
         }

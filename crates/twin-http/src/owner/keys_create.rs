@@ -1,8 +1,9 @@
 //! `POST /v1/keys`: create a key for the caller's owner.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use twin_core::input::parse_body;
 use twin_core::keys::create::create_key;
-use twin_core::keys::spec::{CreateKeyBody, parse_body};
+use twin_core::keys::spec::CreateKeyBody;
 use twin_core::keys::{Actor, CreatedKey};
 use twin_store::Scope;
 
@@ -13,6 +14,7 @@ use crate::state::AppState;
 /// Creates a key. The plaintext is in this response only. A key can only grant scopes it
 /// holds itself.
 #[utoipa::path(
+    operation_id = "createKey",
     tag = "keys",
     request_body = CreateKeyBody,
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),

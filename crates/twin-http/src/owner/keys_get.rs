@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 /// One key. Another owner's key answers 404 exactly as an unknown id.
 #[utoipa::path(
+    operation_id = "getKey",
     tag = "keys",
     params(("id" = String, Path, description = "Key id (8 hex)")),
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),

@@ -1,26 +1,29 @@
 //! `GET /v1/keys`: the owner's keys, newest first.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use twin_store::{KeyStatus, Scope};
 use utoipa::{IntoParams, ToSchema};
 
 use super::KeyView;
 use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
-use crate::query::{Query, parse_limit};
+use crate::query::{check_limit, parse_query};
 use crate::state::AppState;
 
 /// Listing parameters.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct ListKeysParams {
-    /// Only keys in this state: `active`, `disabled`, `expired` or `revoked`.
-    status: Option<String>,
+    /// Only keys in this state.
+    #[param(inline)]
+    status: Option<KeyStatus>,
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = r"^-?[0-9]{1,19}\.[0-9a-fA-F]+$")]
     cursor: Option<String>,
 }
 
@@ -36,6 +39,7 @@ pub struct KeyPage {
 
 /// Lists the owner's keys (public fields only, never a hash).
 #[utoipa::path(
+    operation_id = "listKeys",
     tag = "keys",
     params(ListKeysParams),
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
@@ -49,24 +53,17 @@ pub struct KeyPage {
 #[get("/keys")]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::KeysRead, Metering::Counted).await?;
-    let query = Query::parse(&req)?.0;
-    let status = query
-        .get("status")
-        .map(|s| {
-            s.parse::<KeyStatus>()
-                .map_err(|_| ApiError::invalid_parameter("status", Some(KeyStatus::ALLOWED), ""))
-        })
-        .transpose()?;
-    let limit = parse_limit(query.get("limit").map(String::as_str), 50, 100)?;
+    let params: ListKeysParams = parse_query(&req)?;
+    let limit = check_limit(params.limit, 50, 100)?;
     let now = state.clock.now();
     let page = state
         .store
         .list_keys(
             &caller.owner.id,
-            status,
+            params.status,
             now,
             i64::from(limit),
-            query.get("cursor").map(String::as_str),
+            params.cursor.as_deref(),
         )
         .await?;
     Ok(HttpResponse::Ok().json(KeyPage {

@@ -13,6 +13,7 @@ use crate::state::AppState;
 /// Revokes a key (soft: the row stays for audit). It stops working at once; revoking again
 /// answers the same.
 #[utoipa::path(
+    operation_id = "revokeKey",
     tag = "keys",
     params(("id" = String, Path, description = "Key id (8 hex)")),
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),

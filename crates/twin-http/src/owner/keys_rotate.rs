@@ -2,9 +2,9 @@
 //! for a grace period, then expires.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use twin_core::input::parse_body;
 use twin_core::keys::Actor;
 use twin_core::keys::rotate::{RotateBody, Rotated, rotate_key};
-use twin_core::keys::spec::parse_body;
 use twin_store::Scope;
 
 use crate::auth::{Metering, authorize};
@@ -14,6 +14,7 @@ use crate::state::AppState;
 /// Rotates a key: a new key with the same name, scopes, limits and counters; the old key
 /// keeps working for `gracePeriodSeconds`, then expires.
 #[utoipa::path(
+    operation_id = "rotateKey",
     tag = "keys",
     params(("id" = String, Path, description = "Key id (8 hex)")),
     request_body(content = Option<RotateBody>, description = "Optional; empty means a grace period of 0"),

@@ -1,7 +1,8 @@
 //! `PATCH /v1/keys/{id}`: rename, enable/disable, change scopes, expiry and limits.
 
 use actix_web::{HttpRequest, HttpResponse, patch, web};
-use twin_core::keys::spec::{UpdateKeyBody, parse_body};
+use twin_core::input::parse_body;
+use twin_core::keys::spec::UpdateKeyBody;
 use twin_core::keys::update::update_key;
 use twin_core::keys::{Actor, KeyView};
 use twin_store::Scope;
@@ -13,6 +14,7 @@ use crate::state::AppState;
 /// Updates a key. Scopes can be widened only up to the caller's own; changing
 /// `spendPeriod` resets the period's usage. A disabled key stops working at once.
 #[utoipa::path(
+    operation_id = "updateKey",
     tag = "keys",
     params(("id" = String, Path, description = "Key id (8 hex)")),
     request_body = UpdateKeyBody,

@@ -27,6 +27,7 @@ pub struct HealthResponse {
 
 /// Checks a key without spending quota.
 #[utoipa::path(
+    operation_id = "getHealth",
     tag = "public",
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
     responses(

@@ -1,26 +1,26 @@
 //! `GET /v1/public/twin/historic`: every snapshot of the owner, newest first, paginated.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use twin_store::Scope;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{SnapshotMeta, sample_snapshot};
 use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
-use crate::query::{Query, parse_limit};
+use crate::query::{check_limit, parse_query};
 use crate::state::AppState;
 
 /// Pagination parameters.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct HistoricParams {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,20}$")]
     cursor: Option<String>,
 }
 
@@ -36,6 +36,7 @@ pub struct SnapshotPage {
 
 /// Lists the owner's snapshots (metadata only), newest first. Counts against the quota.
 #[utoipa::path(
+    operation_id = "listSnapshots",
     tag = "public",
     params(HistoricParams),
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
@@ -54,9 +55,9 @@ pub async fn historic(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::TwinRead, Metering::Counted).await?;
-    let query: HashMap<String, String> = Query::parse(&req)?.0;
-    let limit = parse_limit(query.get("limit").map(String::as_str), 20, 100)?;
-    let cursor = query.get("cursor").map(String::as_str);
+    let params: HistoricParams = parse_query(&req)?;
+    let limit = check_limit(params.limit, 20, 100)?;
+    let cursor = params.cursor.as_deref();
     if caller.is_test() {
         return Ok(HttpResponse::Ok().json(SnapshotPage {
             items: if cursor.is_none() {

@@ -58,6 +58,7 @@ pub struct MeResponse {
 
 /// Who am I: plan, scopes, quota and the most recent ready snapshot. Counts against the quota.
 #[utoipa::path(
+    operation_id = "getMe",
     tag = "public",
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
     responses(

@@ -2,6 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
+use serde::Deserialize;
 use twin_core::twin::{PresetRequest, render_preset};
 use twin_render::{Format, Lang, RenderOptions, Variant};
 use twin_store::Scope;
@@ -9,25 +10,28 @@ use utoipa::IntoParams;
 
 use crate::auth::{Metering, authorize};
 use crate::error::ApiError;
-use crate::query::Query;
+use crate::query::parse_query;
 use crate::state::AppState;
 
 /// Rendering parameters.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct PresetParams {
     /// `txt` (default), `md`, `json` or `yaml`.
-    #[param(example = "json")]
-    format: Option<String>,
-    /// `es`, `en`, `fr`, `de`, `it` or `pt`; default the twin's source language. Missing
-    /// translations fall back to the source language.
-    lang: Option<String>,
-    /// `claude`, `gpt`, `gemini` or `generic` (default): the prompt's shape.
-    variant: Option<String>,
-    /// `true` (default: the preset's choice) or `false`.
+    #[param(inline, example = "json")]
+    format: Option<Format>,
+    /// The language; default the twin's source language. Missing translations fall back to
+    /// the source language.
+    #[param(inline)]
+    lang: Option<Lang>,
+    /// The prompt's shape; default `generic`.
+    #[param(inline)]
+    variant: Option<Variant>,
+    /// Default: the preset's choice.
     include_narratives: Option<bool>,
-    /// Serve the snapshot of this purchase instead of the most recent ready one.
+    /// Serve the snapshot of this purchase instead of the most recent ready one (an unknown
+    /// purchase is a 404).
     purchase_id: Option<String>,
 }
 
@@ -77,24 +81,13 @@ pub struct SectionSchema {
     narrative: Option<String>,
 }
 
-fn parse_enum<T: std::str::FromStr<Err = twin_render::InvalidValue>>(
-    query: &Query,
-    name: &str,
-) -> Result<Option<T>, ApiError> {
-    match query.0.get(name) {
-        None => Ok(None),
-        Some(v) => v.parse::<T>().map(Some).map_err(|e| {
-            ApiError::invalid_parameter(name, Some(e.allowed), &format!("got {:?}", e.value))
-        }),
-    }
-}
-
 /// Renders a preset of the owner's twin (the sample twin for test keys).
 ///
 /// The body of `txt` and `md` is the prompt itself; `json` and `yaml` carry
 /// `{systemPrompt, preset, snapshot, lang, variant, sections}`. Responses carry a strong
 /// `ETag`; `If-None-Match` answers 304. Counts against the quota.
 #[utoipa::path(
+    operation_id = "getPreset",
     tag = "public",
     params(("slug" = String, Path, description = "Preset slug (`estandar`, `breve`, `completo`, or the operator's)"), PresetParams),
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),
@@ -130,23 +123,9 @@ pub async fn preset(
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::TwinRead, Metering::Counted).await?;
-    let query = Query::parse(&req)?;
-    let format: Format = parse_enum(&query, "format")?.unwrap_or_default();
-    let lang: Option<Lang> = parse_enum(&query, "lang")?;
-    let variant: Variant = parse_enum(&query, "variant")?.unwrap_or_default();
-    let include_narratives = match query.0.get("includeNarratives").map(String::as_str) {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => {
-            return Err(ApiError::invalid_parameter(
-                "includeNarratives",
-                Some(&["true", "false"]),
-                "",
-            ));
-        }
-    };
-    let purchase_id = query.0.get("purchaseId").map(String::as_str);
+    let params: PresetParams = parse_query(&req)?;
+    let format = params.format.unwrap_or_default();
+    let variant = params.variant.unwrap_or_default();
     req.extensions_mut().insert(crate::auth::UsageDetail {
         variant: Some(variant.as_str()),
         format: Some(format.as_str()),
@@ -157,12 +136,12 @@ pub async fn preset(
             owner_id: &caller.owner.id,
             sample: caller.is_test(),
             slug: &slug,
-            purchase_id,
+            purchase_id: params.purchase_id.as_deref(),
             options: RenderOptions {
                 format,
-                lang,
+                lang: params.lang,
                 variant,
-                include_narratives,
+                include_narratives: params.include_narratives,
             },
         },
     )

@@ -11,6 +11,7 @@ use crate::state::AppState;
 /// One snapshot's metadata. Another owner's snapshot answers 404, like an unknown id.
 /// Counts against the quota.
 #[utoipa::path(
+    operation_id = "getSnapshot",
     tag = "public",
     params(("id" = String, Path, description = "Snapshot id")),
     security(("twinKey" = []), ("apiKey" = []), ("bearer" = [])),

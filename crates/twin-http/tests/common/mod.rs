@@ -155,7 +155,7 @@ impl TestServer {
             monthly_quota: 10_000,
             rate_limit_rpm: 0,
             spend_limit: None,
-            spend_period: "month".into(),
+            spend_period: twin_meter::Period::Month,
             created_by: "test".into(),
             rotated_from: None,
             meta: None,

@@ -1,0 +1,170 @@
+//! Reading request input (JSON bodies, query strings) into the typed request structs every
+//! interface shares, with failures as 400 `INVALID_PARAMETER` naming the field.
+//!
+//! The request structs are the types the OpenAPI document describes, so what the server
+//! parses and what the document promises cannot drift: an unknown name, a value outside an
+//! enum or a wrong type is refused, never silently ignored.
+
+use serde::{Deserialize, Deserializer};
+use serde_path_to_error::Segment;
+
+use crate::Error;
+
+/// Parses a JSON body into `T`.
+///
+/// An empty body, malformed JSON, an unknown field, a missing field or a value of the wrong
+/// type or outside an enum is a 400 `INVALID_PARAMETER` whose `parameter` is the top-level
+/// field at fault (`body` when none is) and, for an enum, whose `allowed` lists its values.
+///
+/// ```
+/// use twin_core::input::parse_body;
+/// #[derive(serde::Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Body { env: twin_store::KeyEnv }
+///
+/// let err = parse_body::<Body>(br#"{"env": "prod"}"#).err().unwrap();
+/// assert_eq!(err.extra()["parameter"], "env");
+/// assert_eq!(err.extra()["allowed"], serde_json::json!(["live", "test"]));
+/// ```
+pub fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.is_empty() {
+        return Err(Error::invalid_parameter(
+            "body",
+            None,
+            "a JSON object is required",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = deserialize(&mut de, "body")?;
+    de.end().map_err(|_| {
+        Error::invalid_parameter("body", None, "trailing characters after the JSON value")
+    })?;
+    Ok(value)
+}
+
+/// Deserializes `T` from any serde deserializer (a query string's, a form's), turning a
+/// failure into 400 `INVALID_PARAMETER` as [`parse_body`] does; `whole` names the input
+/// when no single field is at fault (`query`, `body`).
+pub fn deserialize<'de, D, T>(de: D, whole: &str) -> Result<T, Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().iter().find_map(|s| match s {
+            Segment::Map { key } => Some(key.clone()),
+            _ => None,
+        });
+        input_error(field.as_deref(), &e.inner().to_string(), whole)
+    })
+}
+
+/// The words between backticks in serde's message, in order.
+fn quoted(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
+}
+
+/// A value quoted for a message, cut so a hostile value cannot bloat a response or a log.
+fn shown(value: &str) -> String {
+    format!("{:?}", value.chars().take(64).collect::<String>())
+}
+
+fn input_error(field: Option<&str>, message: &str, whole: &str) -> Error {
+    // serde_json appends a position; it says nothing an integrator needs.
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let words = quoted(message);
+    let parameter = field.unwrap_or(whole);
+    if message.starts_with("unknown field ")
+        && let Some((name, accepted)) = words.split_first()
+    {
+        return Error::invalid_parameter(
+            name,
+            None,
+            &format!(
+                "not accepted here; the accepted names are {}",
+                accepted.join(", ")
+            ),
+        );
+    }
+    if message.starts_with("missing field ")
+        && let Some(name) = words.first()
+    {
+        return Error::invalid_parameter(name, None, "required");
+    }
+    if message.starts_with("duplicate field ")
+        && let Some(name) = words.first()
+    {
+        return Error::invalid_parameter(name, None, "given more than once");
+    }
+    if message.starts_with("unknown variant ")
+        && let Some((value, allowed)) = words.split_first()
+    {
+        return Error::invalid_parameter(
+            parameter,
+            Some(allowed),
+            &format!("got {}", shown(value)),
+        );
+    }
+    if message.starts_with("provided string was not ") {
+        // serde_urlencoded's boolean.
+        return Error::invalid_parameter(parameter, Some(&words), "");
+    }
+    Error::invalid_parameter(parameter, None, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use twin_store::{KeyEnv, Scope};
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        env: Option<KeyEnv>,
+        scopes: Option<Vec<Scope>>,
+        monthly_quota: Option<u32>,
+    }
+
+    fn err(json: &str) -> (String, serde_json::Value, String) {
+        let e = parse_body::<Body>(json.as_bytes()).unwrap_err();
+        assert_eq!(e.code().status(), 400);
+        (
+            e.extra()["parameter"].as_str().unwrap().to_owned(),
+            e.extra().get("allowed").cloned().unwrap_or_default(),
+            e.message().to_owned(),
+        )
+    }
+
+    #[test]
+    fn each_failure_names_its_field() {
+        assert_eq!(err(r#"{"name":"a","env":"prod"}"#).0, "env");
+        assert_eq!(
+            err(r#"{"name":"a","env":"prod"}"#).1,
+            json!(["live", "test"])
+        );
+        let (param, allowed, _) = err(r#"{"name":"a","scopes":["twin:read","root"]}"#);
+        assert_eq!(param, "scopes");
+        assert_eq!(allowed.as_array().unwrap().len(), Scope::ALLOWED.len());
+        let (param, _, message) = err(r#"{"name":"a","monthlyQuota":-1}"#);
+        assert_eq!(param, "monthlyQuota");
+        assert!(!message.contains("line"), "{message}");
+        let (param, _, message) = err(r#"{"name":"a","colour":1}"#);
+        assert_eq!(param, "colour");
+        assert!(message.contains("monthlyQuota"), "{message}");
+        assert_eq!(err(r#"{"env":"live"}"#).0, "name");
+        assert_eq!(err(r#"{"name":"a"} x"#).0, "body");
+        assert_eq!(err("[1]").0, "body");
+        assert_eq!(err("").0, "body");
+    }
+
+    #[test]
+    fn a_hostile_value_is_cut_in_the_message() {
+        let long = "x".repeat(10_000);
+        let (_, _, message) = err(&format!(r#"{{"name":"a","env":"{long}"}}"#));
+        assert!(message.len() < 300, "{}", message.len());
+    }
+}

@@ -1,0 +1,2 @@
+DROP TRIGGER changes_notify ON changes;
+DROP FUNCTION twin_changes_notify();
