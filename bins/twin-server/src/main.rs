@@ -91,8 +91,7 @@ async fn run() -> Result<()> {
         let doc = twin_http::openapi();
         println!(
             "{}",
-            doc.to_pretty_json()
-                .context("serializing the OpenAPI document")?
+            serde_json::to_string_pretty(&doc).context("serializing the OpenAPI document")?
         );
         return Ok(());
     }

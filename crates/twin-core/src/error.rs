@@ -133,7 +133,8 @@ impl ErrorCode {
 pub struct Error {
     code: ErrorCode,
     message: Cow<'static, str>,
-    extra: Map<String, Value>,
+    // Boxed: an ordered map is large, and every `Result` of the core carries this type.
+    extra: Box<Map<String, Value>>,
     retry_after_secs: Option<u64>,
     detail: Option<String>,
 }
@@ -155,7 +156,7 @@ impl Error {
         Error {
             code,
             message: message.into(),
-            extra: Map::new(),
+            extra: Box::default(),
             retry_after_secs: None,
             detail: None,
         }

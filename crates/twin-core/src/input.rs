@@ -34,6 +34,15 @@ pub fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Error
             "a JSON object is required",
         ));
     }
+    // serde reads a struct from a JSON array too, field by field in order; the document
+    // promises an object, so nothing else is read.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::invalid_parameter(
+            "body",
+            None,
+            "a JSON object is required",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = deserialize(&mut de, "body")?;
     de.end().map_err(|_| {
@@ -69,9 +78,43 @@ fn shown(value: &str) -> String {
     format!("{:?}", value.chars().take(64).collect::<String>())
 }
 
+/// serde's words for Rust types, in the words of the JSON an integrator sends.
+fn plain_words(message: &str) -> String {
+    let mut out = message.to_owned();
+    for (rust, json) in [
+        ("expected i64", "expected an integer"),
+        ("expected i32", "expected an integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected u16", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("invalid type: floating point", "invalid type: number"),
+        ("invalid type: integer", "invalid type: number"),
+    ] {
+        out = out.replace(rust, json);
+    }
+    // "expected struct CreateKeyBody", "expected enum IssueKey", "untagged enum IssueKey".
+    for marker in ["expected struct ", "expected enum ", "untagged enum "] {
+        if let Some(at) = out.find(marker) {
+            let end = out[at + marker.len()..]
+                .find(|c: char| !c.is_alphanumeric())
+                .map_or(out.len(), |i| at + marker.len() + i);
+            let replacement = if marker == "untagged enum " {
+                "any accepted shape"
+            } else {
+                "expected a JSON object"
+            };
+            out.replace_range(at..end, replacement);
+        }
+    }
+    out
+}
+
 fn input_error(field: Option<&str>, message: &str, whole: &str) -> Error {
     // serde_json appends a position; it says nothing an integrator needs.
     let message = message.split(" at line ").next().unwrap_or(message);
+    let plain = plain_words(message);
     let words = quoted(message);
     let parameter = field.unwrap_or(whole);
     if message.starts_with("unknown field ")
@@ -109,7 +152,24 @@ fn input_error(field: Option<&str>, message: &str, whole: &str) -> Error {
         // serde_urlencoded's boolean.
         return Error::invalid_parameter(parameter, Some(&words), "");
     }
-    Error::invalid_parameter(parameter, None, message)
+    Error::invalid_parameter(parameter, None, &plain)
+}
+
+/// Reads an integer field the way JSON Schema counts integers: `5000` and `5000.0` are the
+/// same integer; `5000.5`, a string or a value beyond 64 bits is refused.
+pub fn whole_number<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+    let Some(value) = Option::<serde_json::Number>::deserialize(de)? else {
+        return Ok(None);
+    };
+    if let Some(n) = value.as_i64() {
+        return Ok(Some(n));
+    }
+    match value.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected an integer, got {value}"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +218,38 @@ mod tests {
         assert_eq!(err(r#"{"env":"live"}"#).0, "name");
         assert_eq!(err(r#"{"name":"a"} x"#).0, "body");
         assert_eq!(err("[1]").0, "body");
+        assert_eq!(
+            err(r#"["a", "live"]"#).0,
+            "body",
+            "an array is not read as the struct"
+        );
         assert_eq!(err("").0, "body");
+    }
+
+    #[test]
+    fn messages_speak_json_not_rust() {
+        let (_, _, message) = err(r#"{"name":"a","monthlyQuota":"many"}"#);
+        assert!(!message.contains("u32"), "{message}");
+        assert!(message.contains("non-negative integer"), "{message}");
+        let e = parse_body::<Body>(b"{").unwrap_err();
+        assert!(!e.message().contains("struct"), "{}", e.message());
+    }
+
+    #[test]
+    fn whole_floats_are_integers() {
+        #[derive(Deserialize)]
+        struct N {
+            #[serde(default, deserialize_with = "whole_number")]
+            n: Option<i64>,
+        }
+        let n = |json: &str| serde_json::from_str::<N>(json).map(|v| v.n);
+        assert_eq!(n(r#"{"n": 5000.0}"#).unwrap(), Some(5000));
+        assert_eq!(n(r#"{"n": -3}"#).unwrap(), Some(-3));
+        assert_eq!(n(r#"{"n": null}"#).unwrap(), None);
+        assert_eq!(n("{}").unwrap(), None);
+        assert!(n(r#"{"n": 1.5}"#).is_err());
+        assert!(n(r#"{"n": "5"}"#).is_err());
+        assert!(n(r#"{"n": 1e300}"#).is_err());
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! bare 404 of the docs' file server, a wrong method on a known path).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -159,7 +158,10 @@ fn unmatched_route(req: &HttpRequest) -> Option<HttpResponse> {
     let path = req.path();
     let routes = req.resource_map();
     if let Some(pattern) = routes.match_pattern(path) {
-        let allow = allowed_methods(&pattern);
+        let allow = req
+            .app_data::<web::Data<AllowedMethods>>()
+            .map(|table| table.get(&pattern))
+            .unwrap_or_else(|| vec!["GET"]);
         if allow.contains(&req.method().as_str()) {
             // The route itself answered 404 (an unknown resource): that stands.
             return None;
@@ -190,37 +192,39 @@ fn unmatched_route(req: &HttpRequest) -> Option<HttpResponse> {
     None
 }
 
-/// The methods the route with `pattern` answers, from the OpenAPI document (the routes
-/// it does not describe, `/openapi.json` and the docs, are GET only).
-fn allowed_methods(pattern: &str) -> Vec<&'static str> {
-    static METHODS: OnceLock<HashMap<String, Vec<&'static str>>> = OnceLock::new();
-    let methods = METHODS.get_or_init(|| {
-        crate::router::openapi()
-            .paths
-            .paths
-            .into_iter()
-            .map(|(path, item)| {
-                let mut methods = Vec::new();
-                for (op, name) in [
-                    (&item.get, "GET"),
-                    (&item.post, "POST"),
-                    (&item.put, "PUT"),
-                    (&item.patch, "PATCH"),
-                    (&item.delete, "DELETE"),
-                ] {
-                    if op.is_some() {
-                        methods.push(name);
-                    }
-                }
-                (path, methods)
-            })
-            .collect()
-    });
-    methods
-        .get(&without_regexes(pattern))
-        .filter(|m| !m.is_empty())
-        .cloned()
-        .unwrap_or_else(|| vec!["GET"])
+/// The methods each documented route answers, read once from the OpenAPI document the
+/// server serves (the routes it does not describe, `/openapi.json` and the docs, are GET
+/// only). Built by `server::serve` and shared with every worker as app data.
+#[derive(Debug, Default)]
+pub struct AllowedMethods(HashMap<String, Vec<&'static str>>);
+
+impl AllowedMethods {
+    /// The table of `doc`.
+    pub fn from_openapi(doc: &serde_json::Value) -> Self {
+        let paths = doc["paths"].as_object().into_iter().flatten();
+        AllowedMethods(
+            paths
+                .map(|(path, item)| {
+                    let methods = ["get", "post", "put", "patch", "delete"]
+                        .into_iter()
+                        .zip(["GET", "POST", "PUT", "PATCH", "DELETE"])
+                        .filter(|(op, _)| item.get(*op).is_some())
+                        .map(|(_, name)| name)
+                        .collect();
+                    (path.clone(), methods)
+                })
+                .collect(),
+        )
+    }
+
+    /// The methods the route with `pattern` answers.
+    fn get(&self, pattern: &str) -> Vec<&'static str> {
+        self.0
+            .get(&without_regexes(pattern))
+            .filter(|m| !m.is_empty())
+            .cloned()
+            .unwrap_or_else(|| vec!["GET"])
+    }
 }
 
 /// `/a/{id:[0-9]+}` → `/a/{id}`: actix patterns may carry a regex, OpenAPI paths do not.

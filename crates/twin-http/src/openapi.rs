@@ -73,7 +73,7 @@ impl Modify for SecuritySchemes {
 /// error statuses any authenticated call can meet, `X-Request-Id` on every response, the
 /// quota headers on every authenticated one, `Retry-After` where a retry is asked for; and
 /// the configured plans as the enum of `plan`.
-pub(crate) fn finish(api: utoipa::openapi::OpenApi, plans: &[&str]) -> utoipa::openapi::OpenApi {
+pub(crate) fn finish(api: utoipa::openapi::OpenApi, plans: &[&str]) -> serde_json::Value {
     use serde_json::{Value, json};
 
     let mut doc = serde_json::to_value(&api).expect("the OpenAPI document serializes");
@@ -89,10 +89,14 @@ pub(crate) fn finish(api: utoipa::openapi::OpenApi, plans: &[&str]) -> utoipa::o
             "INVALID_PARAMETER: a parameter or body field the server refuses, named in `parameter`",
         ),
         ("401", "INVALID_OR_REVOKED_API_KEY or MISSING_API_KEY"),
+        (
+            "402",
+            "SPEND_LIMIT_EXCEEDED: the key's spend cap for its period is reached",
+        ),
         ("403", "MISSING_SCOPE or PLAN_REQUIRED"),
         (
             "429",
-            "MONTHLY_QUOTA_EXCEEDED, RATE_LIMITED or SPEND_LIMIT_EXCEEDED (with Retry-After)",
+            "MONTHLY_QUOTA_EXCEEDED or RATE_LIMITED (with Retry-After)",
         ),
         ("503", "The database is unreachable"),
     ];
@@ -188,6 +192,99 @@ pub(crate) fn finish(api: utoipa::openapi::OpenApi, plans: &[&str]) -> utoipa::o
             }
         }
     }
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("the document has schemas");
+    // A free-form object (key metadata) says so, or generators make it `Record<string, never>`.
+    for schema in schemas.values_mut() {
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for property in properties.values_mut() {
+            let object = match &property["type"] {
+                Value::String(t) => t == "object",
+                Value::Array(ts) => ts.iter().any(|t| t == "object"),
+                _ => false,
+            };
+            if object
+                && property.get("properties").is_none()
+                && property.get("additionalProperties").is_none()
+            {
+                property["additionalProperties"] = Value::Bool(true);
+            }
+        }
+    }
+    // The twin document is the published PCP schema; its `$defs` become components of their
+    // own (`TwinLang`, `TwinText`, …), which every generator resolves.
+    let mut pcp: Value =
+        serde_json::from_str(twin_render::PCP_SCHEMA_JSON).expect("the PCP schema is JSON");
+    let defs = pcp
+        .as_object_mut()
+        .and_then(|p| {
+            p.remove("$schema");
+            p.remove("$id");
+            p.remove("$defs")
+        })
+        .and_then(|d| d.as_object().cloned())
+        .unwrap_or_default();
+    let component = |def: &str| {
+        let mut name = String::from("Twin");
+        for part in def.split(['_', '-']) {
+            let mut chars = part.chars();
+            if let Some(first) = chars.next() {
+                name.extend(first.to_uppercase());
+                name.push_str(chars.as_str());
+            }
+        }
+        name
+    };
+    let mut text = pcp.to_string();
+    let mut hoisted = Vec::new();
+    for (def, schema) in &defs {
+        hoisted.push((component(def), schema.to_string()));
+    }
+    for (def, _) in &defs {
+        let from = format!("\"#/$defs/{def}\"");
+        let to = format!("\"#/components/schemas/{}\"", component(def));
+        text = text.replace(&from, &to);
+        for (_, schema) in &mut hoisted {
+            *schema = schema.replace(&from, &to);
+        }
+    }
+    schemas.insert(
+        "TwinDocument".into(),
+        serde_json::from_str(&text).expect("the re-rooted PCP schema is JSON"),
+    );
+    for (name, schema) in hoisted {
+        schemas.insert(
+            name,
+            serde_json::from_str(&schema).expect("a PCP definition is JSON"),
+        );
+    }
+    for body in ["CreateSnapshotBody", "UpdateSnapshotBody"] {
+        if let Some(document) = schemas
+            .get_mut(body)
+            .and_then(|b| b["properties"].get_mut("document"))
+        {
+            let description = document["description"].clone();
+            *document = json!({
+                "oneOf": [{"$ref": "#/components/schemas/TwinDocument"}, {"type": "null"}],
+                "description": description,
+            });
+        }
+    }
+    // What a field's type cannot say: `ready` needs a document; one expiry, not two.
+    if let Some(body) = schemas.get_mut("CreateSnapshotBody") {
+        body["if"] = json!({"properties": {"status": {"const": "ready"}}, "required": ["status"]});
+        body["then"] =
+            json!({"required": ["document"], "properties": {"document": {"type": "object"}}});
+    }
+    if let Some(body) = schemas.get_mut("CreateKeyBody") {
+        body["not"] = json!({
+            "required": ["expiresAt", "expiresInDays"],
+            "properties": {"expiresAt": {"type": "string"}, "expiresInDays": {"type": "number"}},
+        });
+    }
     let slugs: Vec<Value> = plans.iter().map(|p| json!(p)).collect();
     for (schema, nullable) in [("ProvisionOwnerBody", false), ("UpdateOwnerBody", true)] {
         if let Some(plan) = doc["components"]["schemas"][schema]["properties"].get_mut("plan") {
@@ -198,5 +295,5 @@ pub(crate) fn finish(api: utoipa::openapi::OpenApi, plans: &[&str]) -> utoipa::o
             plan["enum"] = Value::Array(values);
         }
     }
-    serde_json::from_value(doc).expect("the finished OpenAPI document deserializes")
+    doc
 }

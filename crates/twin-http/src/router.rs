@@ -54,18 +54,37 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
 
 /// The OpenAPI document of the whole API with the built-in plans: the committed
 /// `openapi/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+pub fn openapi() -> serde_json::Value {
     openapi_for(&twin_meter::plans::PlanCatalog::builtin().slugs())
 }
 
-/// The OpenAPI document as a server with these plans serves it at `/openapi.json`.
-pub fn openapi_for(plans: &[&str]) -> utoipa::openapi::OpenApi {
+/// The OpenAPI document as a server with these plans serves it at `/openapi.json`. It is
+/// JSON rather than utoipa's types because it says more than they can hold (`if`/`then`,
+/// `not`, the PCP schema's `$defs`).
+pub fn openapi_for(plans: &[&str]) -> serde_json::Value {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(crate::openapi::ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
     crate::openapi::finish(api, plans)
+}
+
+/// The served document, serialized once.
+#[derive(Debug, Clone)]
+pub struct OpenApiJson(pub bytes::Bytes);
+
+impl OpenApiJson {
+    /// Serializes `doc`.
+    pub fn new(doc: &serde_json::Value) -> Self {
+        OpenApiJson(bytes::Bytes::from(doc.to_string()))
+    }
+}
+
+async fn serve_openapi(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
 }
 
 async fn not_found() -> HttpResponse {
@@ -75,7 +94,8 @@ async fn not_found() -> HttpResponse {
 /// The application: routes, docs, error envelope and middleware.
 pub fn app(
     state: web::Data<AppState>,
-    openapi: utoipa::openapi::OpenApi,
+    openapi: web::Data<OpenApiJson>,
+    allowed: web::Data<middleware::AllowedMethods>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -87,6 +107,7 @@ pub fn app(
 > {
     App::new()
         .app_data(state)
+        .app_data(allowed)
         .app_data(web::PathConfig::default().error_handler(|_, _| {
             ApiError::invalid_parameter("path", None, "malformed path segment").into()
         }))
@@ -95,9 +116,10 @@ pub fn app(
         })
         .service(
             SwaggerUi::new("/docs/{_:.*}")
-                .url("/openapi.json", openapi)
                 .config(Config::new(["/openapi.json"]).validator_url("none")),
         )
+        .app_data(openapi)
+        .route("/openapi.json", web::get().to(serve_openapi))
         .default_service(web::to(not_found))
         .wrap(actix_web::middleware::from_fn(middleware::metering))
         .wrap_fn(request_id::middleware)

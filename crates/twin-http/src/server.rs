@@ -24,9 +24,12 @@ pub fn serve(
 ) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let openapi = router::openapi_for(&state.plans.slugs());
-    let mut server = HttpServer::new(move || router::app(state.clone(), openapi.clone()))
-        .listen(listener)?
-        .shutdown_timeout(10);
+    let allowed = web::Data::new(crate::middleware::AllowedMethods::from_openapi(&openapi));
+    let openapi = web::Data::new(router::OpenApiJson::new(&openapi));
+    let mut server =
+        HttpServer::new(move || router::app(state.clone(), openapi.clone(), allowed.clone()))
+            .listen(listener)?
+            .shutdown_timeout(10);
     if let Some(workers) = options.workers {
         server = server.workers(workers);
     }

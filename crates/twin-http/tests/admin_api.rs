@@ -985,7 +985,7 @@ twin_store::backend_tests!(
 
 #[test]
 fn the_openapi_document_shows_every_admin_route_with_the_admin_token() {
-    let doc = serde_json::to_value(twin_http::openapi()).unwrap();
+    let doc = twin_http::openapi();
     for (method, path, success) in [
         ("post", "/v1/admin/owners", "201"),
         ("get", "/v1/admin/owners/{id}", "200"),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 fn doc() -> Value {
-    serde_json::to_value(twin_http::openapi()).unwrap()
+    twin_http::openapi()
 }
 
 fn operations(doc: &Value) -> Vec<(String, String, &Value)> {

@@ -10,7 +10,7 @@ use crate::model::{
     AuditEvent, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey, Page, ScopeSet,
     StoredHash, from_ms, to_ms,
 };
-use crate::schema::{api_keys, audit_events, key_counters, owners};
+use crate::schema::{api_keys, key_counters, owners};
 use crate::{Store, StoreError, StoreResult};
 
 /// Appends a change-feed row inside the caller's transaction (a macro: the connection's
@@ -28,6 +28,17 @@ macro_rules! append_change {
     };
 }
 pub(crate) use append_change;
+
+/// Appends an audit row (a `NewAuditRow`) inside the caller's transaction.
+macro_rules! append_audit {
+    ($conn:expr, $row:expr) => {
+        diesel::insert_into(crate::schema::audit_events::table)
+            .values($row)
+            .execute($conn)
+            .await
+    };
+}
+pub(crate) use append_audit;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
@@ -142,8 +153,13 @@ struct KeyChanges {
 fn parse_key_cursor(cursor: &str) -> StoreResult<(i64, String)> {
     let bad = || StoreError::BadCursor;
     let (ms, id) = cursor.split_once('.').ok_or_else(bad)?;
+    // Exactly what this store hands out (and the OpenAPI pattern says): up to 18 digits, so
+    // every cursor that matches the pattern parses.
+    if ms.is_empty() || ms.len() > 18 || !ms.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
     let ms = ms.parse::<i64>().map_err(|_| bad())?;
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
     Ok((ms, id.to_owned()))
@@ -247,10 +263,7 @@ impl Store {
                         }
                         Err(e) => return Err(e),
                     }
-                    diesel::insert_into(audit_events::table)
-                        .values(&owner.audit)
-                        .execute(conn)
-                        .await?;
+                    append_audit!(conn, &owner.audit)?;
                     append_change!(conn, None, Some(&owner.row.id), now)?;
                 }
                 if let Some(max) = insert.max_active {
@@ -332,10 +345,7 @@ impl Store {
                     append_change!(conn, Some(old), None, now)?;
                 }
                 if let Some(audit) = &audit {
-                    diesel::insert_into(audit_events::table)
-                        .values(audit)
-                        .execute(conn)
-                        .await?;
+                    append_audit!(conn, audit)?;
                 }
                 append_change!(conn, Some(&row.id), Some(&row.owner_id), now)?;
                 Ok(())
@@ -524,10 +534,7 @@ impl Store {
                         .await?;
                 }
                 if let Some(audit) = &audit {
-                    diesel::insert_into(audit_events::table)
-                        .values(audit)
-                        .execute(conn)
-                        .await?;
+                    append_audit!(conn, audit)?;
                 }
                 append_change!(conn, Some(id), Some(owner_id), now)?;
                 Ok(())
@@ -579,10 +586,7 @@ impl Store {
                 if revoked == 1
                     && let Some(audit) = &audit
                 {
-                    diesel::insert_into(audit_events::table)
-                        .values(audit)
-                        .execute(conn)
-                        .await?;
+                    append_audit!(conn, audit)?;
                 }
                 append_change!(conn, Some(id), Some(owner_id), now)?;
                 Ok(())

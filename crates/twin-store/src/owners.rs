@@ -8,9 +8,9 @@ use twin_keys::{KeyFormat, KeyHasher, PlainKey};
 
 use crate::audit::NewAuditRow;
 use crate::db::{with_conn, with_write_conn};
-use crate::keys::{KeyInsert, append_change};
+use crate::keys::{KeyInsert, append_audit, append_change};
 use crate::model::{AuditEvent, KeyRecord, NewOwner, Owner, OwnerPatch, from_ms, random_id, to_ms};
-use crate::schema::{audit_events, owners};
+use crate::schema::owners;
 use crate::{KeySpec, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -139,10 +139,7 @@ impl Store {
                     .execute(conn)
                     .await?;
                 if let Some(audit) = &audit {
-                    diesel::insert_into(audit_events::table)
-                        .values(audit)
-                        .execute(conn)
-                        .await?;
+                    append_audit!(conn, audit)?;
                 }
                 append_change!(conn, None, Some(&row.id), now)?;
                 Ok(())
@@ -193,10 +190,7 @@ impl Store {
                     .get_result(conn)
                     .await?;
                 for audit in &audits {
-                    diesel::insert_into(audit_events::table)
-                        .values(audit)
-                        .execute(conn)
-                        .await?;
+                    append_audit!(conn, audit)?;
                 }
                 append_change!(conn, None, Some(id), now)?;
                 Ok(row)

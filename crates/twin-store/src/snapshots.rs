@@ -5,11 +5,11 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::audit::NewAuditRow;
 use crate::db::{with_conn, with_write_conn};
-use crate::keys::append_change;
+use crate::keys::{append_audit, append_change};
 use crate::model::{
     AuditEvent, NewSnapshot, Page, Snapshot, SnapshotStatus, from_ms, random_id, to_ms,
 };
-use crate::schema::{audit_events, snapshots};
+use crate::schema::snapshots;
 use crate::{Store, StoreError, StoreResult};
 
 #[derive(Queryable, Selectable)]
@@ -139,10 +139,7 @@ impl Store {
                             .get_result(conn)
                             .await?;
                         if let Some(audit) = &audit {
-                            diesel::insert_into(audit_events::table)
-                                .values(audit)
-                                .execute(conn)
-                                .await?;
+                            append_audit!(conn, audit)?;
                         }
                         append_change!(conn, None, Some(owner_id), now)?;
                         Ok(row)
@@ -257,10 +254,7 @@ impl Store {
                         ),
                         at,
                     });
-                    diesel::insert_into(audit_events::table)
-                        .values(&audit)
-                        .execute(conn)
-                        .await?;
+                    append_audit!(conn, &audit)?;
                 }
                 append_change!(conn, None, Some(&row.owner_id), now)?;
                 Ok(row)

@@ -209,7 +209,11 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
                     k.status,
                     k.name,
                     k.created_at,
-                    k.scopes.join(",")
+                    k.scopes
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 );
             }
             Ok(())
@@ -284,7 +288,14 @@ pub fn print_created(created: &CreatedKey) {
     println!("  id:      {}", view.id);
     println!("  name:    {}", view.name);
     println!("  env:     {}", view.env);
-    println!("  scopes:  {}", view.scopes.join(", "));
+    println!(
+        "  scopes:  {}",
+        view.scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "  quota:   {} requests/month, {} requests/minute",
         view.monthly_quota, view.rate_limit_rpm

@@ -12,7 +12,8 @@ pub mod update;
 use serde::Serialize;
 use time::OffsetDateTime;
 use twin_meter::Credits;
-use twin_store::{KeyEnv, KeyRecord, ScopeSet};
+use twin_meter::Period;
+use twin_store::{KeyEnv, KeyRecord, KeyStatus, Scope, ScopeSet};
 use utoipa::ToSchema;
 
 use crate::time_fmt::iso;
@@ -116,21 +117,25 @@ pub struct KeyView {
     pub prefix: String,
     /// Human name.
     pub name: String,
-    /// `live` or `test`.
-    pub env: String,
+    /// The environment.
+    pub env: KeyEnv,
     /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// `active`, `disabled`, `expired` or `revoked`.
-    pub status: String,
+    pub scopes: Vec<Scope>,
+    /// The key's state now.
+    pub status: KeyStatus,
     /// `false` when disabled.
     pub is_active: bool,
     /// Creation time.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last authenticated use (may lag by the usage flush interval).
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
     /// Expiry.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// Revocation time.
+    #[schema(format = DateTime)]
     pub revoked_at: Option<String>,
     /// Authenticated uses so far (may lag by the usage flush interval).
     pub usage_count: i64,
@@ -142,11 +147,12 @@ pub struct KeyView {
     pub rate_limit_rpm: i64,
     /// Spend cap per period (credits, 6 decimals), or null.
     pub spend_limit: Option<String>,
-    /// `day`, `week`, `month` or `forever`.
-    pub spend_period: String,
+    /// The period the spend cap counts over.
+    pub spend_period: Period,
     /// Credits spent in the current period.
     pub spend_period_used: String,
     /// Start of the current spend period.
+    #[schema(format = DateTime)]
     pub spend_period_start: Option<String>,
     /// The key this one replaced by rotation.
     pub rotated_from: Option<String>,
@@ -184,9 +190,9 @@ impl KeyView {
             id: key.id.clone(),
             prefix: key.prefix.clone(),
             name: key.name.clone(),
-            env: key.env.as_str().to_owned(),
-            scopes: key.scopes.to_strings(),
-            status: key.status(now).as_str().to_owned(),
+            env: key.env,
+            scopes: key.scopes.iter().collect(),
+            status: key.status(now),
             is_active: key.is_active,
             created_at: iso(key.created_at),
             last_used_at: key.last_used_at.map(iso),
@@ -200,7 +206,7 @@ impl KeyView {
                 .spend_limit
                 .and_then(Credits::from_micros)
                 .map(|c| c.to_string()),
-            spend_period: period.as_str().to_owned(),
+            spend_period: period,
             spend_period_used: Credits::from_micros(spent)
                 .unwrap_or(Credits::ZERO)
                 .to_string(),

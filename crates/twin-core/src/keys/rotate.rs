@@ -20,6 +20,8 @@ pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateBody {
     /// How long the old key keeps working, 0 – 604800 seconds (default 0: it stops now).
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
+    #[schema(minimum = 0, maximum = 604_800)]
     pub grace_period_seconds: Option<i64>,
 }
 

@@ -36,15 +36,19 @@ pub struct CreateKeyBody {
     /// Scopes (at least one); default `["twin:read"]`; must be within the caller's own.
     #[schema(min_items = 1)]
     pub scopes: Option<Vec<Scope>>,
-    /// Expiry (ISO 8601, in the future). Exclusive with `expiresInDays`.
+    /// Expiry (RFC 3339, in the future). Exclusive with `expiresInDays`.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// Expiry in days from now, 1–3650. Exclusive with `expiresAt`.
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<i64>,
     /// Monthly quota, 1 to the plan's maximum; default the plan's default.
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub monthly_quota: Option<i64>,
     /// Requests per minute, 0 (unlimited) to the plan's maximum; default the plan's default.
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub rate_limit_rpm: Option<i64>,
     /// Spend cap per period, credits as a decimal string with up to 6 places.
@@ -75,12 +79,14 @@ pub struct UpdateKeyBody {
     pub scopes: Option<Vec<Scope>>,
     /// New expiry (ISO 8601, in the future), or null for none.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Option<String>>,
     /// New monthly quota, 1 to the plan's maximum.
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub monthly_quota: Option<i64>,
     /// New rate limit, 0 (unlimited) to the plan's maximum.
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub rate_limit_rpm: Option<i64>,
     /// New spend cap, or null to remove it.

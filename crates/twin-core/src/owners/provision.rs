@@ -36,6 +36,20 @@ impl IssueKey {
     }
 }
 
+/// Reads `issueKey` so that a bad key body names its fault (an untagged enum would only say
+/// that nothing matched).
+fn issue_key<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<IssueKey>, D::Error> {
+    use serde::de::Error as _;
+    match Option::<serde_json::Value>::deserialize(de)? {
+        None => Ok(None),
+        Some(serde_json::Value::Bool(flag)) => Ok(Some(IssueKey::Flag(flag))),
+        Some(body @ serde_json::Value::Object(_)) => serde_json::from_value::<CreateKeyBody>(body)
+            .map(|body| Some(IssueKey::Key(Box::new(body))))
+            .map_err(|e| D::Error::custom(format!("in the key: {e}"))),
+        Some(_) => Err(D::Error::custom("expected true, false or a key object")),
+    }
+}
+
 /// The body of `POST /v1/admin/owners`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,6 +69,7 @@ pub struct ProvisionOwnerBody {
     pub plan: String,
     /// Issue a first key: `true` (a live key named `default` with every scope) or a key
     /// body as for `POST /v1/keys`. Needs a plan with API access.
+    #[serde(default, deserialize_with = "issue_key")]
     pub issue_key: Option<IssueKey>,
 }
 

@@ -19,14 +19,14 @@ pub struct SnapshotMeta {
     #[schema(example = "snap_3f9a0c2d4e5b6a71")]
     pub id: String,
     /// Creation time (ISO 8601, UTC).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Per-owner version, increasing from 1.
     pub version: i64,
     /// Where it came from.
     pub source: String,
-    /// `pending`, `generating`, `ready` or `failed`.
-    #[schema(example = "ready")]
-    pub status: String,
+    /// Where it is in its life cycle.
+    pub status: twin_store::SnapshotStatus,
     /// The purchase that produced it.
     pub purchase_id: Option<String>,
 }
@@ -38,7 +38,7 @@ impl From<&Snapshot> for SnapshotMeta {
             created_at: crate::time_fmt::iso(s.created_at),
             version: s.version,
             source: s.source.clone(),
-            status: s.status.as_str().to_owned(),
+            status: s.status,
             purchase_id: s.purchase_id.clone(),
         }
     }

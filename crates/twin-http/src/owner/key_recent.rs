@@ -24,8 +24,15 @@ const MAX_LIMIT: i64 = 200;
 pub struct RecentParams {
     /// How many calls, newest first (default 50). An integer outside 1–200 is clamped into
     /// that range rather than refused; anything else is a 400.
-    #[param(value_type = Option<i64>)]
+    #[param(schema_with = any_integer)]
     limit: Option<ClampedLimit>,
+}
+
+/// Any integer, of any size: the server clamps rather than refuses.
+fn any_integer() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .build()
 }
 
 /// A `limit` clamped into 1..=200: any integer is accepted, even one too large for 64 bits.

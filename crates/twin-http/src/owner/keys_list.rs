@@ -23,7 +23,7 @@ pub struct ListKeysParams {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `nextCursor` of the previous page.
-    #[param(pattern = r"^-?[0-9]{1,19}\.[0-9a-fA-F]+$")]
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9a-fA-F]{1,64}$")]
     cursor: Option<String>,
 }
 

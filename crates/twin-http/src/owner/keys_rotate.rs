@@ -36,7 +36,9 @@ pub async fn rotate(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::KeysWrite, Metering::Counted).await?;
-    let body: RotateBody = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or `null`, is the default rotation (the document's `RotateBody | null`).
+    let text = body.trim_ascii();
+    let body: RotateBody = if text.is_empty() || text == b"null" {
         RotateBody::default()
     } else {
         parse_body(&body)?

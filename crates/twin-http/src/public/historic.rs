@@ -20,7 +20,7 @@ pub struct HistoricParams {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `nextCursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,20}$")]
+    #[param(pattern = "^[0-9]{1,18}$")]
     cursor: Option<String>,
 }
 
@@ -69,7 +69,7 @@ pub async fn historic(
         }));
     }
     if let Some(c) = cursor
-        && (c.is_empty() || c.len() > 20 || !c.bytes().all(|b| b.is_ascii_digit()))
+        && (c.is_empty() || c.len() > 18 || !c.bytes().all(|b| b.is_ascii_digit()))
     {
         return Err(ApiError::invalid_parameter(
             "cursor",

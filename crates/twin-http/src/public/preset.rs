@@ -35,52 +35,6 @@ pub struct PresetParams {
     purchase_id: Option<String>,
 }
 
-/// The `json` body of a rendered preset (`yaml` has the same shape).
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct PresetBodySchema {
-    /// The prompt: exactly the `txt` rendering of the same variant.
-    system_prompt: String,
-    /// The preset's slug.
-    preset: String,
-    /// The snapshot rendered.
-    snapshot: SnapshotRefSchema,
-    /// The served language.
-    lang: String,
-    /// The prompt's shape.
-    variant: String,
-    /// The selected sections, verbatim.
-    sections: Vec<SectionSchema>,
-}
-
-/// The snapshot a rendering comes from.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct SnapshotRefSchema {
-    /// Snapshot id.
-    id: String,
-    /// Snapshot version.
-    version: i64,
-    /// Creation time (ISO 8601).
-    created_at: String,
-}
-
-/// One rendered section.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct SectionSchema {
-    /// Section key.
-    key: String,
-    /// Title in the served language.
-    title: String,
-    /// Facts.
-    facts: Vec<String>,
-    /// Narrative, when included.
-    narrative: Option<String>,
-}
-
 /// Renders a preset of the owner's twin (the sample twin for test keys).
 ///
 /// The body of `txt` and `md` is the prompt itself; `json` and `yaml` carry
@@ -95,8 +49,8 @@ pub struct SectionSchema {
         (status = 200, description = "The rendered prompt", content(
             (String = "text/plain"),
             (String = "text/markdown"),
-            (PresetBodySchema = "application/json"),
-            (String = "application/yaml"),
+            (twin_render::PresetBody = "application/json"),
+            (twin_render::PresetBody = "application/yaml"),
         ), headers(
             ("ETag" = String, description = "Strong entity tag"),
             ("Content-Language" = String, description = "The language served"),

@@ -24,6 +24,7 @@ pub struct RenderOptions {
 
 /// The snapshot a rendering comes from, echoed in `json`/`yaml` bodies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotRef {
     /// The snapshot's id.
@@ -31,6 +32,7 @@ pub struct SnapshotRef {
     /// The snapshot's version.
     pub version: i64,
     /// When the snapshot was created (ISO 8601, UTC).
+    #[cfg_attr(feature = "utoipa", schema(format = DateTime))]
     pub created_at: String,
 }
 
@@ -52,6 +54,7 @@ pub struct Rendered {
 
 /// The `json` and `yaml` body of a rendered preset, for clients that want to read it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PresetBody {
     /// The prompt: exactly the `txt` rendering of the same variant.
@@ -71,6 +74,7 @@ pub struct PresetBody {
 
 /// One section of a [`PresetBody`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RenderedSection {
     /// The section's key.
