@@ -29,6 +29,24 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// The backends a `--backend` value names (`sqlite`, `postgres` or `both`), or `None`
+    /// for another value.
+    pub fn parse_list(value: &str) -> Option<Vec<Backend>> {
+        match value {
+            "sqlite" => Some(vec![Backend::Sqlite]),
+            "postgres" => Some(vec![Backend::Postgres]),
+            "both" => Some(vec![Backend::Sqlite, Backend::Postgres]),
+            _ => None,
+        }
+    }
+}
+
+/// The PostgreSQL database used to create and drop the bench databases when no `--pg-url`
+/// is given: `$TWIN_BENCH_PG_URL`, or `postgres://postgres@127.0.0.1:5432/test`.
+pub fn default_pg_url() -> String {
+    std::env::var("TWIN_BENCH_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A database created for one benchmark run and removed afterwards (on drop).
@@ -38,7 +56,7 @@ pub enum BenchDb {
         /// The database file.
         path: PathBuf,
     },
-    /// A database `bench_<random>` on the server behind `admin_url`.
+    /// A database `<name>_<random>` on the server behind `admin_url`.
     Postgres {
         /// A URL to an existing database, used to create, watch and drop the bench database.
         admin_url: String,
@@ -50,16 +68,18 @@ pub enum BenchDb {
 }
 
 impl BenchDb {
-    /// A fresh SQLite file `bench.db` in `dir`.
-    pub fn sqlite(dir: &Path) -> BenchDb {
+    /// A fresh SQLite file in `dir` named after `name`, with `-` for `_` (`bench` →
+    /// `bench.db`, `bench_usage` → `bench-usage.db`).
+    fn sqlite(dir: &Path, name: &str) -> BenchDb {
         BenchDb::Sqlite {
-            path: dir.join("bench.db"),
+            path: dir.join(format!("{}.db", name.replace('_', "-"))),
         }
     }
 
-    /// Creates a fresh database on the PostgreSQL server behind `admin_url`.
-    pub fn postgres(admin_url: &str) -> Result<BenchDb> {
-        let name = format!("bench_{}", random_suffix());
+    /// Creates a fresh database `<name>_<random>` on the PostgreSQL server behind
+    /// `admin_url`.
+    fn postgres(admin_url: &str, name: &str) -> Result<BenchDb> {
+        let name = format!("{name}_{}", random_suffix());
         psql(admin_url, &format!("CREATE DATABASE {name}"))
             .with_context(|| format!("creating database {name} (is PostgreSQL running?)"))?;
         let url = with_database(admin_url, &name)?;
@@ -70,11 +90,12 @@ impl BenchDb {
         })
     }
 
-    /// A fresh database of `backend`: a file in `dir`, or a new database next to `pg_url`.
-    pub fn create(backend: Backend, dir: &Path, pg_url: &str) -> Result<BenchDb> {
+    /// A fresh database of `backend` named after `name` (a lower-case SQL identifier such
+    /// as `bench`): a file in `dir`, or a new database next to `pg_url`.
+    pub fn create(backend: Backend, dir: &Path, pg_url: &str, name: &str) -> Result<BenchDb> {
         match backend {
-            Backend::Sqlite => Ok(BenchDb::sqlite(dir)),
-            Backend::Postgres => BenchDb::postgres(pg_url),
+            Backend::Sqlite => Ok(BenchDb::sqlite(dir, name)),
+            Backend::Postgres => BenchDb::postgres(pg_url, name),
         }
     }
 
@@ -94,25 +115,24 @@ impl BenchDb {
         }
     }
 
-    /// Runs one SQL command through the backend's command-line client and returns its
-    /// output (unaligned, no headers).
+    /// Runs SQL (one or more statements) through the backend's command-line client and
+    /// returns its output (unaligned, no headers).
     pub fn query(&self, sql: &str) -> Result<String> {
         match self {
             BenchDb::Sqlite { path } => {
-                let out = Command::new("sqlite3")
-                    .args(["-bail", "-batch", "-noheader"])
+                let mut cmd = Command::new("sqlite3");
+                cmd.args(["-bail", "-batch", "-noheader"])
                     .arg(path)
-                    .arg(sql)
-                    .stdin(Stdio::null())
-                    .output()
-                    .context("running sqlite3 (is it installed? apt-get install -y sqlite3)")?;
-                if !out.status.success() {
-                    bail!("sqlite3: {}", String::from_utf8_lossy(&out.stderr).trim());
-                }
-                Ok(String::from_utf8(out.stdout)?)
+                    .arg(sql);
+                client_output(cmd, "sqlite3", "sqlite3")
             }
             BenchDb::Postgres { url, .. } => psql(url, sql),
         }
+    }
+
+    /// [`Self::query`] without the output.
+    pub fn execute(&self, sql: &str) -> Result<()> {
+        self.query(sql).map(drop)
     }
 
     /// Picks the best available way to count the statements the server runs: on SQLite
@@ -432,24 +452,30 @@ impl Drop for SqliteProbes {
 
 /// Runs one SQL command with `psql` and returns its unaligned, tuples-only output.
 pub fn psql(url: &str, sql: &str) -> Result<String> {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql (is it installed? apt-get install -y postgresql-client)")?;
+    let mut cmd = Command::new("psql");
+    cmd.args([
+        "-X",
+        "-A",
+        "-t",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        url,
+        "-c",
+        sql,
+    ]);
+    client_output(cmd, "psql", "postgresql-client")
+}
+
+/// Runs the database client `name` (installed by the apt package `package`) without input
+/// and returns its standard output, or its error output as the error.
+fn client_output(mut cmd: Command, name: &str, package: &str) -> Result<String> {
+    let out = cmd.stdin(Stdio::null()).output().with_context(|| {
+        format!("running {name} (is it installed? apt-get install -y {package})")
+    })?;
     if !out.status.success() {
-        bail!("psql: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!("{name}: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8(out.stdout)?)
 }
@@ -476,6 +502,14 @@ pub fn with_database(url: &str, name: &str) -> Result<String> {
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_owned()
+}
+
+/// The current time in Unix milliseconds, as the server stores timestamps.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
 }
 
 /// A short random-enough suffix for names (not a secret: the clock mixed with the pid).
@@ -558,7 +592,7 @@ pub struct KeyLoader {
     stdin: Option<BufWriter<ChildStdin>>,
     backend: Backend,
     owner_id: String,
-    now_ms: u128,
+    now_ms: i64,
     /// Keys written so far.
     pub inserted: usize,
 }
@@ -592,10 +626,7 @@ impl KeyLoader {
             stdin: Some(stdin),
             backend: database.backend(),
             owner_id: owner_id.to_owned(),
-            now_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis(),
+            now_ms: now_ms(),
             inserted: 0,
         };
         if loader.backend == Backend::Sqlite {
@@ -627,15 +658,15 @@ impl KeyLoader {
                 text.push_str(
                     "COPY api_keys (id, owner_id, env, name, prefix, hash_algorithm, key_hash, \
                      scopes, is_active, created_at, updated_at, monthly_quota, rate_limit_rpm, \
-                     spend_period, created_by) FROM STDIN;\n",
+                     spend_period, created_by, counter_id) FROM STDIN;\n",
                 );
                 for k in keys {
                     // COPY's text format: tab-separated, and `\\x…` is the bytea `\x…`.
                     let _ = writeln!(
                         text,
                         "{}\t{owner}\tlive\tbench\t{}\t{}\t\\\\x{}\ttwin:read\tt\t{now}\t{now}\t\
-                         {quota}\t{rpm}\tmonth\txtask:bench",
-                        k.id, k.prefix, k.algorithm, k.digest_hex
+                         {quota}\t{rpm}\tmonth\txtask:bench\t{}",
+                        k.id, k.prefix, k.algorithm, k.digest_hex, k.id
                     );
                 }
                 // The counter columns all have defaults; naming only the key keeps this
@@ -653,19 +684,20 @@ impl KeyLoader {
                         "INSERT INTO api_keys (id, owner_id, env, name, prefix, \
                          hash_algorithm, pepper_version, key_hash, scopes, is_active, \
                          created_at, updated_at, monthly_quota, rate_limit_rpm, spend_period, \
-                         created_by) VALUES\n",
+                         created_by, counter_id) VALUES\n",
                     );
                     for (i, k) in chunk.iter().enumerate() {
                         let _ = write!(
                             text,
                             "{}('{}', '{owner}', 'live', 'bench', '{}', '{}', NULL, x'{}', \
                              'twin:read', TRUE, {now}, {now}, {quota}, {rpm}, 'month', \
-                             'xtask:bench')",
+                             'xtask:bench', '{}')",
                             if i == 0 { "" } else { ",\n" },
                             k.id,
                             k.prefix,
                             k.algorithm,
-                            k.digest_hex
+                            k.digest_hex,
+                            k.id
                         );
                     }
                     text.push_str(";\nINSERT INTO key_counters (key_id) VALUES ");

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use super::db::{self, BenchDb, KeyLimits, KeyLoader};
-use super::report::Row;
+use super::report::{Row, thousands};
 use super::{BackendRun, Provision, Scenario, Traffic};
 
 /// Stored keys for the reference measurement of `hot`.
@@ -36,7 +36,7 @@ pub(super) fn run(
     let name = backend.as_str();
     let dir = parent.dir.join("million");
     std::fs::create_dir_all(&dir)?;
-    let database = BenchDb::create(backend, &dir, &options.pg_url)?;
+    let database = BenchDb::create(backend, &dir, &options.pg_url, super::DB_NAME)?;
     let mut run = BackendRun::prepare(parent.bench, &dir, &database, Provision::none())?;
     let total = options.million;
     let many = db::generate_keys(options.keys, &mut run.stored_ids)?;
@@ -51,7 +51,7 @@ pub(super) fn run(
         let label = format!(
             "million: {}, {} keys stored",
             scenario.name(),
-            thousands(stored)
+            thousands(stored as u64)
         );
         let mut row = run.measure(&label, &traffic, None)?;
         let rps = row.result.requests_per_sec();
@@ -90,13 +90,13 @@ pub(super) fn run(
     let load_note = format!(
         "{name}: million: generated (SHA-256 like the server) and bulk-loaded {} keys with \
          their counter rows in {load_secs:.1} s ({:.0} keys/s, {}), {} stored in all.",
-        thousands(added),
+        thousands(added as u64),
         added as f64 / load_secs,
         match backend {
             db::Backend::Postgres => "COPY FROM STDIN through psql, then VACUUM ANALYZE",
             db::Backend::Sqlite => "multi-row INSERTs of 500 in one transaction through sqlite3",
         },
-        thousands(stored),
+        thousands(stored as u64),
     );
     println!("{load_note}");
     let hot_large = measure(&run, Scenario::Hot, stored)?;
@@ -108,16 +108,16 @@ pub(super) fn run(
         let met = (ratio - 1.0).abs() <= TOLERANCE;
         let text = format!(
             "{} stored vs {}: {ratio:.3} (within 10 %: {})",
-            thousands(stored),
-            thousands(small_stored),
+            thousands(stored as u64),
+            thousands(small_stored as u64),
             if met { "met" } else { "missed" }
         );
         rows[row].target_note = Some(text.clone());
         let note = format!(
             "{name}: million: {what}: {large:.0} req/s with {} keys stored vs {small:.0} with \
              {}: ratio {ratio:.3}; SPEC §12 within 10 %: {}.",
-            thousands(stored),
-            thousands(small_stored),
+            thousands(stored as u64),
+            thousands(small_stored as u64),
             if met { "met" } else { "missed" }
         );
         println!("{note}");
@@ -146,29 +146,4 @@ fn load(database: &BenchDb, owner_id: &str, keys: &[db::GeneratedKey]) -> Result
 fn count(database: &BenchDb) -> Result<usize> {
     let text = database.query("SELECT count(*) FROM api_keys")?;
     Ok(text.trim().parse()?)
-}
-
-/// 1000000 → "1,000,000".
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn groups_digits_by_three() {
-        assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(thousands(10_001), "10,001");
-        assert_eq!(thousands(999), "999");
-    }
 }

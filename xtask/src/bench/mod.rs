@@ -64,6 +64,12 @@ options:
   --soak-duration SECS  the soak's length (default: --duration if given, else 600)
   --workers N           TWIN_WORKERS for the server (default: the server's own default)";
 
+/// What the bench databases are named after (`bench.db`, `bench_<random>`).
+const DB_NAME: &str = "bench";
+
+/// What the run's temporary directories are named after.
+const TEMP_PREFIX: &str = "twin-bench";
+
 /// The preset request every metered scenario is built around (SPEC §12).
 const PRESET_PATH: &str = "/v1/public/twin/preset/estandar?format=json";
 
@@ -209,21 +215,14 @@ impl Options {
             .filter(|s| s.by_default())
             .collect();
         let mut backends = vec![Backend::Sqlite, Backend::Postgres];
-        let mut pg_url = std::env::var("TWIN_BENCH_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut pg_url = db::default_pg_url();
         let mut keys = 10_000;
         let mut million = 1_000_000;
         let mut quota = 20_000;
         let mut revocations = 100;
         let mut soak_duration = None;
         let mut workers = None;
-        let mut it = args.iter();
-        while let Some(&flag) = it.next() {
-            let mut value = || {
-                it.next()
-                    .copied()
-                    .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
-            };
+        parse_flags(args, USAGE, &mut backends, &mut pg_url, |flag, value| {
             match flag {
                 "--duration" => duration = Some(value()?.parse().context("--duration")?),
                 "--warmup" => warmup = value()?.parse().context("--warmup")?,
@@ -237,28 +236,16 @@ impl Options {
                     soak_duration = Some(value()?.parse().context("--soak-duration")?);
                 }
                 "--workers" => workers = Some(value()?.parse().context("--workers")?),
-                "--pg-url" => pg_url = value()?.to_owned(),
                 "--scenarios" => {
                     scenarios = value()?
                         .split(',')
                         .map(|s| Scenario::parse(s.trim()))
                         .collect::<Result<_>>()?;
                 }
-                "--backend" => {
-                    backends = match value()? {
-                        "sqlite" => vec![Backend::Sqlite],
-                        "postgres" => vec![Backend::Postgres],
-                        "both" => vec![Backend::Sqlite, Backend::Postgres],
-                        other => bail!("unknown backend `{other}`\n\n{USAGE}"),
-                    }
-                }
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown option `{other}`\n\n{USAGE}"),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         // Ratios need S from the same run, and p99at70 needs hot's throughput.
         scenarios.push(Scenario::Baseline);
         if scenarios.contains(&Scenario::P99At70) {
@@ -301,12 +288,48 @@ impl Options {
     }
 }
 
+/// Walks a benchmark's command line, `args`, flag by flag: `-h` / `--help` prints `usage`
+/// and exits, `--backend` and `--pg-url` set `backends` and `pg_url`, and any other flag
+/// goes to `option` with a way to take its value; `option` answers whether it knew the flag.
+fn parse_flags<'a>(
+    args: &[&'a str],
+    usage: &str,
+    backends: &mut Vec<Backend>,
+    pg_url: &mut String,
+    mut option: impl FnMut(&'a str, &mut dyn FnMut() -> Result<&'a str>) -> Result<bool>,
+) -> Result<()> {
+    let mut it = args.iter();
+    while let Some(&flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .copied()
+                .with_context(|| format!("{flag} needs a value\n\n{usage}"))
+        };
+        match flag {
+            "--pg-url" => *pg_url = value()?.to_owned(),
+            "--backend" => {
+                let name = value()?;
+                *backends = Backend::parse_list(name)
+                    .with_context(|| format!("unknown backend `{name}`\n\n{usage}"))?;
+            }
+            "-h" | "--help" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            _ if option(flag, &mut value)? => {}
+            other => bail!("unknown option `{other}`\n\n{usage}"),
+        }
+    }
+    Ok(())
+}
+
 /// A directory under the system's temp dir, removed with everything in it on drop.
 struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new() -> Result<TempDir> {
-        let path = std::env::temp_dir().join(format!("twin-bench-{}", db::random_suffix()));
+    /// A new directory `<prefix>-<random>` (e.g. `twin-bench-1f3a…`).
+    fn new(prefix: &str) -> Result<TempDir> {
+        let path = std::env::temp_dir().join(format!("{prefix}-{}", db::random_suffix()));
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(TempDir(path))
     }
@@ -332,7 +355,7 @@ fn http(options: &Options) -> Result<()> {
     let wrk = Wrk::locate()?;
     let root = crate::workspace_root();
     let built = server::build_release(&root)?;
-    let run_dir = TempDir::new()?;
+    let run_dir = TempDir::new(TEMP_PREFIX)?;
     let bin = server::private_copy(&built, &run_dir.0)?;
     let revision = git_revision(&root);
     let probes = if options.backends.contains(&Backend::Sqlite) {
@@ -380,8 +403,8 @@ fn http(options: &Options) -> Result<()> {
         notes.push(pacing.to_owned());
     }
     for &backend in &options.backends {
-        let dir = TempDir::new()?;
-        let database = BenchDb::create(backend, &dir.0, &options.pg_url)?;
+        let dir = TempDir::new(TEMP_PREFIX)?;
+        let database = BenchDb::create(backend, &dir.0, &options.pg_url, DB_NAME)?;
         let run =
             BackendRun::prepare(&bench, &dir.0, &database, Provision::main(options, backend))?;
         println!(
@@ -554,46 +577,27 @@ impl<'a> BackendRun<'a> {
         let backend = database.backend();
         eprintln!("[{}] provisioning {}", backend.as_str(), database.url());
         let env = ServerEnv {
-            bin: bench.bin.to_owned(),
-            database_url: database.url(),
-            addr: loopback(server::free_port()?),
             workers: bench.options.workers,
+            ..ServerEnv::new(bench.bin, database.url(), loopback(server::free_port()?))
         };
-        env.run_cli(&["migrate"])?;
-        let demo: serde_json::Value =
-            serde_json::from_str(env.run_cli(&["demo", "--json"])?.trim())
-                .context("parsing `twin-server demo --json`")?;
-        let field = |value: &serde_json::Value, name: &str| -> Result<String> {
-            value[name]
-                .as_str()
-                .map(str::to_owned)
-                .with_context(|| format!("the CLI printed no {name}: {value}"))
-        };
-        let (owner_id, demo_key, demo_key_id) = (
-            field(&demo, "ownerId")?,
-            field(&demo, "key")?,
-            field(&demo, "keyId")?,
-        );
+        let demo = env.migrate_and_demo()?;
+        let (owner_id, demo_key, demo_key_id) = (demo.owner_id, demo.key, demo.key_id);
         // The management key goes through the CLI like an operator's would, before the
         // bulk keys push the owner past the plan's limit of active keys.
         let mgmt_key = if provision.revocation_keys > 0 {
-            let created: serde_json::Value = serde_json::from_str(
-                env.run_cli(&[
-                    "key",
-                    "create",
-                    &owner_id,
-                    "--name",
-                    "mgmt",
-                    "--scopes",
-                    "keys:read,keys:write,twin:read",
-                    "--json",
-                ])?
-                .trim(),
-            )
-            .context("parsing `twin-server key create --json`")?;
+            let created = env.run_cli_json(&[
+                "key",
+                "create",
+                &owner_id,
+                "--name",
+                "mgmt",
+                "--scopes",
+                "keys:read,keys:write,twin:read",
+                "--json",
+            ])?;
             Some(CliKey {
-                id: field(&created, "id")?,
-                key: field(&created, "key")?,
+                id: server::json_field(&created, "id")?,
+                key: server::json_field(&created, "key")?,
             })
         } else {
             None

@@ -64,6 +64,27 @@ impl Pair {
         a.stop()?;
         b.stop()
     }
+
+    /// Drives both servers with `split` for `duration`, then stops them gracefully;
+    /// returns wrk's two results, the servers' CPU over the run in % of one core and their
+    /// RSS at the end.
+    fn measure_and_stop(
+        self,
+        run: &BackendRun<'_>,
+        split: &SplitLoad,
+        duration: Duration,
+    ) -> Result<(Vec<WrkResult>, f64, u64)> {
+        let cpu_before = self.cpu_ticks()?;
+        let started = Instant::now();
+        let results = run.wrk.run_parallel(&split.loads(duration))?;
+        let wall = started.elapsed().as_secs_f64();
+        let cpu_after = self.cpu_ticks()?;
+        let rss_kib = self.rss_kib()?;
+        self.stop()?;
+        let cpu_pct =
+            100.0 * (cpu_after - cpu_before) as f64 / run.bench.ticks_per_sec as f64 / wall;
+        Ok((results, cpu_pct, rss_kib))
+    }
 }
 
 /// One wrk per server, each with half the connections and threads.
@@ -130,19 +151,13 @@ pub(super) fn replicas(
         run.settle(label);
     }
     let counting = run.counter.start(run.dir)?;
-    let cpu_before = pair.cpu_ticks()?;
-    let started = Instant::now();
-    let results = run.wrk.run_parallel(&split.loads(options.duration))?;
-    let wall = started.elapsed().as_secs_f64();
-    let cpu_after = pair.cpu_ticks()?;
-    let rss_kib = pair.rss_kib()?;
-    pair.stop()?;
+    let (results, cpu_pct, rss_kib) = pair.measure_and_stop(run, &split, options.duration)?;
     let statements = run.counter.finish(counting)?;
     let combined = results[0].combined(&results[1]);
     let mut row = Row::new(run.backend, label, combined);
     let rps = row.result.requests_per_sec();
     row.ratio_to_s = baseline_rps.map(|s| rps / s);
-    row.cpu_pct = 100.0 * (cpu_after - cpu_before) as f64 / run.bench.ticks_per_sec as f64 / wall;
+    row.cpu_pct = cpu_pct;
     row.rss_kib = rss_kib;
     row.statements_per_request = statements
         .filter(|_| row.result.requests > 0)
@@ -173,14 +188,9 @@ pub(super) fn replicas(
         served_before += 1;
     }
     let split = SplitLoad::new(run, &pair, &Traffic::Quota, "replicas-quota")?;
-    let cpu_before = pair.cpu_ticks()?;
-    let started = Instant::now();
-    let results = run.wrk.run_parallel(&split.loads(options.duration))?;
-    let wall = started.elapsed().as_secs_f64();
-    let cpu_after = pair.cpu_ticks()?;
-    let rss_kib = pair.rss_kib()?;
-    // A graceful stop returns every unspent unit, so the database then holds what was spent.
-    pair.stop()?;
+    // The graceful stop returns every unspent unit, so the database then holds what was
+    // spent.
+    let (results, cpu_pct, rss_kib) = pair.measure_and_stop(run, &split, options.duration)?;
     let db_used: i64 = run
         .database
         .query(&format!(
@@ -221,7 +231,7 @@ pub(super) fn replicas(
     let mut row = Row::new(run.backend, &label, combined);
     // Mostly cheap 429s once the quota is spent: a ratio to S would mean nothing here.
     row.refusals_expected = true;
-    row.cpu_pct = 100.0 * (cpu_after - cpu_before) as f64 / run.bench.ticks_per_sec as f64 / wall;
+    row.cpu_pct = cpu_pct;
     row.rss_kib = rss_kib;
     row.target_note = Some(format!("0 overshoot: {verdict}"));
     row.print_line();

@@ -1,6 +1,8 @@
 //! Printing the figures: one line per scenario as it finishes, and a final Markdown table
 //! meant to be pasted into docs/PERFORMANCE.md.
 
+use std::time::Duration;
+
 use super::db::Backend;
 use super::wrk::WrkResult;
 
@@ -186,9 +188,37 @@ pub fn ms(us: u64) -> String {
     }
 }
 
+/// A duration as milliseconds with two decimals whatever its magnitude (`0.42 ms`,
+/// `123.46 ms`), unlike [`ms`]: the usage benchmark's latency tables.
+pub fn ms_fixed(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
 /// KiB as MiB with one decimal.
 pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// Bytes as KiB with one decimal, or as bytes below 1 KiB.
+pub fn kib(bytes: usize) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// `10000000` → `10,000,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -200,5 +230,26 @@ mod tests {
         assert_eq!(ms(420), "0.42 ms");
         assert_eq!(ms(12_345), "12.3 ms");
         assert_eq!(ms(123_456), "123 ms");
+    }
+
+    #[test]
+    fn fixed_milliseconds_always_have_two_decimals() {
+        assert_eq!(ms_fixed(Duration::from_micros(420)), "0.42 ms");
+        assert_eq!(ms_fixed(Duration::from_micros(123_456)), "123.46 ms");
+    }
+
+    #[test]
+    fn bytes_below_a_kib_stay_bytes() {
+        assert_eq!(kib(1023), "1023 B");
+        assert_eq!(kib(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn groups_digits_by_three() {
+        assert_eq!(thousands(10_000_000), "10,000,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(10_001), "10,001");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(999), "999");
     }
 }

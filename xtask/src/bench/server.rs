@@ -1,6 +1,7 @@
 //! The server under test: building it, running its CLI, starting `serve` as a child process,
-//! reading its CPU time and memory from /proc, and a minimal HTTP/1.1 client for readiness
-//! and pre-flight checks (the xtask has no HTTP client dependency, and needs none for that).
+//! reading its CPU time and memory from /proc, and a minimal HTTP/1.1 client for readiness,
+//! pre-flight checks and the usage benchmark's timed requests (the xtask has no HTTP client
+//! dependency, and needs none for that).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -65,9 +66,26 @@ pub struct ServerEnv {
     pub addr: SocketAddr,
     /// `TWIN_WORKERS` (the server's default when `None`).
     pub workers: Option<u32>,
+    /// Further variables a benchmark sets (e.g. `TWIN_USAGE_RETENTION_DAYS`).
+    pub extra: Vec<(&'static str, String)>,
+    /// How long [`Self::start`] waits for `/livez` to answer 200.
+    pub ready_timeout: Duration,
 }
 
 impl ServerEnv {
+    /// `bin` on `database_url` at `addr`, with the server's default workers, no further
+    /// variables and 60 s to get ready.
+    pub fn new(bin: &Path, database_url: String, addr: SocketAddr) -> ServerEnv {
+        ServerEnv {
+            bin: bin.to_owned(),
+            database_url,
+            addr,
+            workers: None,
+            extra: Vec::new(),
+            ready_timeout: Duration::from_secs(60),
+        }
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
@@ -83,6 +101,7 @@ impl ServerEnv {
         if let Some(workers) = self.workers {
             cmd.env("TWIN_WORKERS", workers.to_string());
         }
+        cmd.envs(self.extra.iter().map(|(name, value)| (name, value)));
         cmd
     }
 
@@ -102,6 +121,25 @@ impl ServerEnv {
         Ok(String::from_utf8(out.stdout)?)
     }
 
+    /// Runs a subcommand that prints one JSON object (`demo --json`, `key create … --json`)
+    /// and returns the object.
+    pub fn run_cli_json(&self, args: &[&str]) -> Result<serde_json::Value> {
+        serde_json::from_str(self.run_cli(args)?.trim())
+            .with_context(|| format!("parsing `twin-server {}`", args.join(" ")))
+    }
+
+    /// Migrates the database and creates the demo owner and its key with the binary's own
+    /// CLI (`migrate`, then `demo --json`).
+    pub fn migrate_and_demo(&self) -> Result<Demo> {
+        self.run_cli(&["migrate"])?;
+        let demo = self.run_cli_json(&["demo", "--json"])?;
+        Ok(Demo {
+            owner_id: json_field(&demo, "ownerId")?,
+            key: json_field(&demo, "key")?,
+            key_id: json_field(&demo, "keyId")?,
+        })
+    }
+
     /// Starts `twin-server serve` with its log in `log` and waits until `/livez` answers 200.
     pub fn start(&self, log: &Path) -> Result<Server> {
         let log_file =
@@ -117,9 +155,27 @@ impl ServerEnv {
             addr: self.addr,
             log: log.to_owned(),
         };
-        server.wait_ready(Duration::from_secs(60))?;
+        server.wait_ready(self.ready_timeout)?;
         Ok(server)
     }
+}
+
+/// What `twin-server demo --json` created.
+pub struct Demo {
+    /// The demo owner's id.
+    pub owner_id: String,
+    /// The demo key (plaintext).
+    pub key: String,
+    /// The demo key's id.
+    pub key_id: String,
+}
+
+/// The string field `name` of a CLI's JSON output.
+pub fn json_field(value: &serde_json::Value, name: &str) -> Result<String> {
+    value[name]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("the CLI printed no {name}: {value}"))
 }
 
 /// A running `twin-server serve`. Dropping it kills the process.
@@ -237,26 +293,95 @@ pub fn http_request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_nodelay(true)?;
+    let response = http_exchange(addr, method, path, headers, Duration::from_secs(10))?;
+    let body = String::from_utf8_lossy(&response.body).into_owned();
+    Ok((response.status, body))
+}
+
+/// One timed response.
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, decoded if it came chunked.
+    pub body: Vec<u8>,
+    /// From before the connect to the last byte of the response.
+    pub elapsed: Duration,
+}
+
+/// One request without a body over a fresh connection (`Connection: close`), read to the
+/// end with each read given at most `read_timeout`, and timed from before the connect to
+/// the last byte.
+pub fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    read_timeout: Duration,
+) -> Result<Response> {
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
+    let started = Instant::now();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(read_timeout))?;
+    // The request goes out in one write, which Nagle's algorithm never holds back: no need
+    // for TCP_NODELAY.
     stream.write_all(request.as_bytes())?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let elapsed = started.elapsed();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no end of HTTP headers")?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .context("no HTTP status line")?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    let mut body = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        body = dechunk(&body)?;
+    }
+    Ok(Response {
+        status,
+        body,
+        elapsed,
+    })
+}
+
+/// Decodes a chunked body.
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("truncated chunk size")?;
+        let size_text = String::from_utf8_lossy(&data[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .context("bad chunk size")?;
+        data = &data[eol + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(data.get(..size).context("truncated chunk")?);
+        data = data.get(size + 2..).unwrap_or_default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dechunks() {
+        assert_eq!(
+            dechunk(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(),
+            b"abcde"
+        );
+    }
 }

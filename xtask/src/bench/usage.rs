@@ -17,17 +17,17 @@
 //! be 200, and the figures are only printed once the data is shown to be there (the
 //! `since=all` total of the measured key is about N / 20).
 
-use super::db::{psql, random_suffix, with_database};
-use super::server::{build_release, free_port};
-use super::{git_revision, load_average};
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+use super::db::{self, Backend, BenchDb, now_ms};
+use super::report::{kib, ms_fixed, thousands};
+use super::server::{self, Response, ServerEnv, build_release, free_port};
+use super::{TempDir, git_revision, load_average, loopback, parse_flags, percentile};
 
 const USAGE: &str = "\
 usage: cargo xtask bench usage [options]
@@ -43,6 +43,18 @@ options:
   --pg-url URL      an existing PostgreSQL database used to create and drop the bench
                     database (default $TWIN_BENCH_PG_URL or
                     postgres://postgres@127.0.0.1:5432/test)";
+
+/// What the bench databases are named after (`bench-usage.db`, `bench_usage_<random>`).
+const DB_NAME: &str = "bench_usage";
+
+/// What the run's temporary directories are named after.
+const TEMP_PREFIX: &str = "twin-bench-usage";
+
+/// How long one response may take to arrive, read by read.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the server may take to answer `/livez` after starting.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// SPEC §12's target for every usage endpoint.
 const TARGET_P99: Duration = Duration::from_millis(50);
@@ -119,11 +131,8 @@ pub fn run(args: &[&str]) -> Result<()> {
     let load_before = load_average();
     let mut reports = Vec::new();
     for &backend in &options.backends {
-        let dir = TempDir::new()?;
-        let database = match backend {
-            Backend::Sqlite => BenchDb::sqlite(&dir.0),
-            Backend::Postgres => BenchDb::postgres(&options.pg_url)?,
-        };
+        let dir = TempDir::new(TEMP_PREFIX)?;
+        let database = BenchDb::create(backend, &dir.0, &options.pg_url, DB_NAME)?;
         let report = bench_backend(&options, &bin, &dir.0, &database)?;
         println!("\n{}", report.markdown());
         reports.push(report);
@@ -183,35 +192,16 @@ impl Options {
         let mut backends = vec![Backend::Sqlite, Backend::Postgres];
         let mut requests = 300;
         let mut warmup = 20;
-        let mut pg_url = std::env::var("TWIN_BENCH_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let mut it = args.iter();
-        while let Some(&flag) = it.next() {
-            let mut value = || {
-                it.next()
-                    .copied()
-                    .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
-            };
+        let mut pg_url = db::default_pg_url();
+        parse_flags(args, USAGE, &mut backends, &mut pg_url, |flag, value| {
             match flag {
                 "--rows" => rows = value()?.replace('_', "").parse().context("--rows")?,
                 "--requests" => requests = value()?.parse().context("--requests")?,
                 "--warmup" => warmup = value()?.parse().context("--warmup")?,
-                "--pg-url" => pg_url = value()?.to_owned(),
-                "--backend" => {
-                    backends = match value()? {
-                        "sqlite" => vec![Backend::Sqlite],
-                        "postgres" => vec![Backend::Postgres],
-                        "both" => vec![Backend::Sqlite, Backend::Postgres],
-                        other => bail!("unknown backend `{other}`\n\n{USAGE}"),
-                    }
-                }
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown option `{other}`\n\n{USAGE}"),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         if rows < KEYS as u64 * 10 || requests == 0 {
             bail!(
                 "--rows must be at least {} and --requests positive",
@@ -238,12 +228,11 @@ struct Row {
 }
 
 impl Row {
+    /// The nearest-rank percentile `p` (in 0..=100) of the samples.
     fn percentile(&self, p: f64) -> Duration {
-        // Nearest rank: the smallest sample with at least p of the samples at or below it.
         let mut sorted = self.samples.clone();
         sorted.sort();
-        let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-        sorted[rank - 1]
+        percentile(&sorted, p).unwrap_or_default()
     }
 
     fn max(&self) -> Duration {
@@ -251,7 +240,7 @@ impl Row {
     }
 
     fn passes(&self) -> bool {
-        self.percentile(0.99) <= TARGET_P99
+        self.percentile(99.0) <= TARGET_P99
     }
 }
 
@@ -287,9 +276,9 @@ impl Report {
                 out,
                 "| `{}` | {} | {} | {} | {} | {}; {} |",
                 row.label,
-                ms(row.percentile(0.5)),
-                ms(row.percentile(0.99)),
-                ms(row.max()),
+                ms_fixed(row.percentile(50.0)),
+                ms_fixed(row.percentile(99.0)),
+                ms_fixed(row.max()),
                 if row.passes() { "PASS" } else { "FAIL" },
                 row.detail,
                 kib(row.bytes),
@@ -300,51 +289,18 @@ impl Report {
     }
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn kib(bytes: usize) -> String {
-    if bytes < 1024 {
-        format!("{bytes} B")
-    } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    }
-}
-
-/// `10000000` → `10,000,000`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Provisions, loads, measures and (on drop of `database`) cleans up one backend.
 fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) -> Result<Report> {
     let backend = database.backend();
     let tag = format!("[{}]", backend.as_str());
     eprintln!("{tag} provisioning {}", database.url());
     let env = ServerEnv {
-        bin: bin.to_owned(),
-        database_url: database.url(),
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?)),
+        extra: vec![("TWIN_USAGE_RETENTION_DAYS", RETENTION_DAYS.to_owned())],
+        ready_timeout: READY_TIMEOUT,
+        ..ServerEnv::new(bin, database.url(), loopback(free_port()?))
     };
-    env.run_cli(&["migrate"])?;
-    let demo: serde_json::Value = serde_json::from_str(env.run_cli(&["demo", "--json"])?.trim())
-        .context("parsing `twin-server demo --json`")?;
-    let field = |name: &str| -> Result<String> {
-        demo[name]
-            .as_str()
-            .map(str::to_owned)
-            .with_context(|| format!("`demo --json` printed no {name}: {demo}"))
-    };
-    let (owner_id, demo_key, demo_key_id) = (field("ownerId")?, field("key")?, field("keyId")?);
+    let demo = env.migrate_and_demo()?;
+    let (owner_id, demo_key, demo_key_id) = (demo.owner_id, demo.key, demo.key_id);
     let key_ids = key_ids(&demo_key_id);
     let now_ms = now_ms();
     database.execute(&provisioning_sql(backend, &owner_id, &key_ids, now_ms))?;
@@ -401,7 +357,7 @@ fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) 
         Backend::Sqlite => "ANALYZE",
     })?;
     let analyze = started.elapsed();
-    let size = database.size()?;
+    let size = size(database)?;
     println!(
         "{tag} {} in {:.1} s; database size {size}",
         match backend {
@@ -473,7 +429,7 @@ fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) 
 
     println!("\n{tag} query plans with the loaded data:");
     for (what, sql) in plan_queries(target, &owner_id, now_ms) {
-        println!("-- {what}\n{}", database.explain(&sql)?.trim_end());
+        println!("-- {what}\n{}", explain(database, &sql)?.trim_end());
     }
 
     Ok(Report {
@@ -640,7 +596,7 @@ fn provisioning_sql(backend: Backend, owner_id: &str, key_ids: &[String], now_ms
             format!(
                 "('{id}', '{owner_id}', 'live', 'bench {id}', 'atk_live_{id}', 'sha256', NULL, \
                  {hash}, 'twin:read', TRUE, {created}, {created}, 100000, 60, 'month', \
-                 'xtask:bench-usage')"
+                 'xtask:bench-usage', '{id}')"
             )
         })
         .collect();
@@ -648,7 +604,7 @@ fn provisioning_sql(backend: Backend, owner_id: &str, key_ids: &[String], now_ms
         sql,
         "INSERT INTO api_keys (id, owner_id, env, name, prefix, hash_algorithm, \
          pepper_version, key_hash, scopes, is_active, created_at, updated_at, monthly_quota, \
-         rate_limit_rpm, spend_period, created_by) VALUES\n{};",
+         rate_limit_rpm, spend_period, created_by, counter_id) VALUES\n{};",
         rows.join(",\n")
     );
     let counters: Vec<String> = key_ids[1..].iter().map(|id| format!("('{id}')")).collect();
@@ -740,22 +696,16 @@ fn chunk_sql(
         from = bound;
     }
     let with_detail = format!("{preset} AND ({})", read_detail.join(" OR "));
-    let variant = format!(
-        "CASE WHEN {with_detail} THEN {} END",
-        case_by_bound(
-            "v",
-            VARIANTS.iter().map(|(b, v)| (*b, format!("'{v}'"))),
-            "'generic'"
+    // A value drawn from `mix` by `column`, for the calls that had read their details.
+    let detail = |column: &str, mix: &[(u32, &str)], else_: &str| {
+        let values = mix.iter().map(|(b, v)| (*b, format!("'{v}'")));
+        format!(
+            "CASE WHEN {with_detail} THEN {} END",
+            case_by_bound(column, values, else_)
         )
-    );
-    let format = format!(
-        "CASE WHEN {with_detail} THEN {} END",
-        case_by_bound(
-            "f",
-            FORMATS.iter().map(|(b, f)| (*b, format!("'{f}'"))),
-            "'txt'"
-        )
-    );
+    };
+    let variant = detail("v", VARIANTS, "'generic'");
+    let format = detail("f", FORMATS, "'txt'");
     // Only a successful (2xx/3xx) preset call is charged.
     let cost = format!("CASE WHEN {preset} AND st < 950 THEN {PRESET_COST_MICROS} ELSE 0 END");
     // Presets take longer to render than the other routes.
@@ -801,355 +751,63 @@ fn rollup_sql(owner_id: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Databases (the same conventions as `bench http`, whose helpers are private to its module).
+// The database and the client.
 
-/// Which database the server runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    fn as_str(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
+/// The plan of a query: SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN (ANALYZE,
+/// BUFFERS)` (run once more, after the measurement).
+fn explain(database: &BenchDb, sql: &str) -> Result<String> {
+    match database {
+        BenchDb::Sqlite { .. } => {
+            let started = Instant::now();
+            database.query(sql)?;
+            let elapsed = started.elapsed();
+            let plan = database.query(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            Ok(format!(
+                "{plan}(sqlite3 CLI run incl. process start: {})",
+                ms_fixed(elapsed)
+            ))
+        }
+        BenchDb::Postgres { .. } => {
+            database.query(&format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"))
         }
     }
 }
 
-/// A database created for one run and removed afterwards (on drop).
-enum BenchDb {
-    /// A file in the run's temporary directory, removed with it.
-    Sqlite { path: PathBuf },
-    /// `bench_usage_<random>` on the server behind `admin_url`.
-    Postgres {
-        admin_url: String,
-        name: String,
-        url: String,
-    },
-}
-
-impl BenchDb {
-    fn sqlite(dir: &Path) -> BenchDb {
-        BenchDb::Sqlite {
-            path: dir.join("bench-usage.db"),
+/// Size on disk of the database (SQLite: file + WAL) or of the usage tables (PostgreSQL,
+/// with their indexes).
+fn size(database: &BenchDb) -> Result<String> {
+    match database {
+        BenchDb::Sqlite { path } => {
+            let mut bytes = std::fs::metadata(path)?.len();
+            let wal = PathBuf::from(format!("{}-wal", path.display()));
+            bytes += std::fs::metadata(wal).map_or(0, |m| m.len());
+            Ok(format!("database file {:.2} GiB", bytes as f64 / GIB))
         }
-    }
-
-    fn postgres(admin_url: &str) -> Result<BenchDb> {
-        let name = format!("bench_usage_{}", random_suffix());
-        psql(admin_url, &format!("CREATE DATABASE {name}"))
-            .with_context(|| format!("creating database {name} (is PostgreSQL running?)"))?;
-        let url = with_database(admin_url, &name)?;
-        Ok(BenchDb::Postgres {
-            admin_url: admin_url.to_owned(),
-            name,
-            url,
-        })
-    }
-
-    fn url(&self) -> String {
-        match self {
-            BenchDb::Sqlite { path } => format!("sqlite://{}", path.display()),
-            BenchDb::Postgres { url, .. } => url.clone(),
-        }
-    }
-
-    fn backend(&self) -> Backend {
-        match self {
-            BenchDb::Sqlite { .. } => Backend::Sqlite,
-            BenchDb::Postgres { .. } => Backend::Postgres,
-        }
-    }
-
-    /// Runs SQL (one or more statements) and returns its unaligned, tuples-only output.
-    fn query(&self, sql: &str) -> Result<String> {
-        match self {
-            BenchDb::Sqlite { path } => {
-                let out = Command::new("sqlite3")
-                    .arg("-bail")
-                    .arg(path)
-                    .arg(sql)
-                    .stdin(Stdio::null())
-                    .output()
-                    .context("running sqlite3 (is it installed? apt-get install -y sqlite3)")?;
-                if !out.status.success() {
-                    bail!(
-                        "sqlite3: {}",
-                        String::from_utf8_lossy(&out.stderr).trim_end()
-                    );
-                }
-                Ok(String::from_utf8(out.stdout)?)
-            }
-            BenchDb::Postgres { url, .. } => psql(url, sql),
-        }
-    }
-
-    fn execute(&self, sql: &str) -> Result<()> {
-        self.query(sql).map(drop)
-    }
-
-    /// The plan of a query: SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN (ANALYZE,
-    /// BUFFERS)` (run once more, after the measurement).
-    fn explain(&self, sql: &str) -> Result<String> {
-        match self {
-            BenchDb::Sqlite { .. } => {
-                let started = Instant::now();
-                self.query(sql)?;
-                let elapsed = started.elapsed();
-                let plan = self.query(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                Ok(format!(
-                    "{plan}(sqlite3 CLI run incl. process start: {})",
-                    ms(elapsed)
-                ))
-            }
-            BenchDb::Postgres { .. } => {
-                self.query(&format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"))
-            }
-        }
-    }
-
-    /// Size on disk of the database (SQLite: file + WAL) or of the usage tables
-    /// (PostgreSQL, with their indexes).
-    fn size(&self) -> Result<String> {
-        match self {
-            BenchDb::Sqlite { path } => {
-                let mut bytes = std::fs::metadata(path)?.len();
-                let wal = PathBuf::from(format!("{}-wal", path.display()));
-                bytes += std::fs::metadata(wal).map_or(0, |m| m.len());
-                Ok(format!("database file {:.2} GiB", bytes as f64 / GIB))
-            }
-            BenchDb::Postgres { .. } => {
-                let out = self.query(
-                    "SELECT pg_total_relation_size('usage_log'), \
-                     pg_total_relation_size('usage_daily')",
-                )?;
-                let sizes: Vec<f64> = out
-                    .trim()
-                    .split('|')
-                    .map(|s| s.parse::<f64>().unwrap_or(0.0))
-                    .collect();
-                Ok(format!(
-                    "usage_log {:.2} GiB and usage_daily {:.1} MiB with indexes",
-                    sizes.first().copied().unwrap_or(0.0) / GIB,
-                    sizes.get(1).copied().unwrap_or(0.0) / (1024.0 * 1024.0)
-                ))
-            }
+        BenchDb::Postgres { .. } => {
+            let out = database.query(
+                "SELECT pg_total_relation_size('usage_log'), \
+                 pg_total_relation_size('usage_daily')",
+            )?;
+            let sizes: Vec<f64> = out
+                .trim()
+                .split('|')
+                .map(|s| s.parse::<f64>().unwrap_or(0.0))
+                .collect();
+            Ok(format!(
+                "usage_log {:.2} GiB and usage_daily {:.1} MiB with indexes",
+                sizes.first().copied().unwrap_or(0.0) / GIB,
+                sizes.get(1).copied().unwrap_or(0.0) / (1024.0 * 1024.0)
+            ))
         }
     }
 }
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let BenchDb::Postgres {
-            admin_url, name, ..
-        } = self
-        {
-            // WITH (FORCE) (PostgreSQL 13+) ends any connection a crashed run left behind.
-            if let Err(e) = psql(
-                admin_url,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            ) {
-                eprintln!("warning: could not drop database {name}: {e}");
-            }
-        }
-    }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as i64
-}
-
-/// A directory under the system's temp dir, removed with everything in it on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<TempDir> {
-        let path = std::env::temp_dir().join(format!("twin-bench-usage-{}", random_suffix()));
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The server and the client.
-
-/// How the server binary is configured: only through the variables set here.
-struct ServerEnv {
-    bin: PathBuf,
-    database_url: String,
-    addr: SocketAddr,
-}
-
-impl ServerEnv {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            // A developer's own TWIN_* settings (a pepper, plans, a config file) must not
-            // change what is measured.
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("TWIN_DATABASE_URL", &self.database_url)
-            .env("TWIN_BIND", self.addr.to_string())
-            .env("TWIN_LOG", "warn")
-            .env("TWIN_USAGE_RETENTION_DAYS", RETENTION_DAYS)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run_cli(&self, args: &[&str]) -> Result<String> {
-        let out = self
-            .command(args)
-            .output()
-            .with_context(|| format!("running twin-server {}", args.join(" ")))?;
-        if !out.status.success() {
-            bail!(
-                "twin-server {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8(out.stdout)?)
-    }
-
-    /// Starts `twin-server serve` and waits until `/livez` answers 200.
-    fn start(&self, log: &Path) -> Result<Server> {
-        let log_file =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let child = self
-            .command(&["serve"])
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .context("starting twin-server serve")?;
-        let mut server = Server { child };
-        let started = Instant::now();
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                bail!(
-                    "twin-server exited early ({status}); its log:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
-            }
-            if matches!(get(self.addr, "/livez", &[]), Ok(r) if r.status == 200) {
-                return Ok(server);
-            }
-            if started.elapsed() > Duration::from_secs(120) {
-                bail!("twin-server did not answer /livez within 120 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-/// A running `twin-server serve`; dropping it kills the process.
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    /// SIGTERM (so the usage flusher drains and connections close), SIGKILL after 10 s.
-    fn stop(mut self) -> Result<()> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!("twin-server did not stop within 10 s of SIGTERM; killing it");
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// One timed response.
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-    elapsed: Duration,
-}
-
 /// One `GET` over a fresh connection (`Connection: close`), timed from before the connect
 /// to the last byte.
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        let _ = write!(request, "{name}: {value}\r\n");
-    }
-    request.push_str("\r\n");
-    let started = Instant::now();
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let elapsed = started.elapsed();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no end of HTTP headers")?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no HTTP status line")?;
-    let mut body = raw[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        body = dechunk(&body)?;
-    }
-    Ok(Response {
-        status,
-        body,
-        elapsed,
-    })
-}
-
-/// Decodes a chunked body.
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let eol = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .context("truncated chunk size")?;
-        let size_text = String::from_utf8_lossy(&data[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .context("bad chunk size")?;
-        data = &data[eol + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        out.extend_from_slice(data.get(..size).context("truncated chunk")?);
-        data = data.get(size + 2..).unwrap_or_default();
-    }
+    server::http_exchange(addr, "GET", path, headers, READ_TIMEOUT)
 }
 
 #[cfg(test)]
@@ -1174,24 +832,9 @@ mod tests {
             detail: String::new(),
             bytes: 0,
         };
-        assert_eq!(row.percentile(0.5), Duration::from_millis(150));
-        assert_eq!(row.percentile(0.99), Duration::from_millis(297));
+        assert_eq!(row.percentile(50.0), Duration::from_millis(150));
+        assert_eq!(row.percentile(99.0), Duration::from_millis(297));
         assert_eq!(row.max(), Duration::from_millis(300));
-    }
-
-    #[test]
-    fn dechunks() {
-        assert_eq!(
-            dechunk(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(),
-            b"abcde"
-        );
-    }
-
-    #[test]
-    fn formats_thousands() {
-        assert_eq!(thousands(10_000_000), "10,000,000");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
     }
 
     #[test]
