@@ -33,6 +33,8 @@ struct FileConfig {
     max_connections: Option<usize>,
     prices: Option<std::collections::BTreeMap<String, String>>,
     usage_retention_days: Option<u32>,
+    public_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +58,10 @@ pub struct Config {
     pub max_connections: usize,
     pub prices: Prices,
     pub usage_retention_days: u32,
+    /// The base of every URL the server hands out; `None`: `http://<bind>`.
+    pub public_url: Option<twin_http::PublicUrl>,
+    /// The peers whose forwarded headers count.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +80,13 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl Config {
+    /// The base of the URLs the CLI prints: `TWIN_PUBLIC_URL`, else `http://<bind>`.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .as_ref()
+            .map_or_else(|| format!("http://{}", self.bind), |u| u.base().to_owned())
+    }
+
     /// Loads the configuration from `file` (if any) and the environment.
     pub fn load(file: Option<&Path>) -> Result<Config> {
         let file_config: FileConfig = match file {
@@ -205,7 +218,21 @@ impl Config {
                 .context("TWIN_USAGE_RETENTION_DAYS must be a whole number of days")?,
             None => file_config.usage_retention_days.unwrap_or(90),
         };
+        let public_url = env("TWIN_PUBLIC_URL")
+            .or(file_config.public_url)
+            .map(|url| twin_http::PublicUrl::parse(&url))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("TWIN_PUBLIC_URL {e}"))?;
+        let trusted_proxies = match env("TWIN_TRUSTED_PROXIES") {
+            Some(list) => twin_http::WebConfig::parse_proxies(&list),
+            None => twin_http::WebConfig::parse_proxies(
+                &file_config.trusted_proxies.unwrap_or_default().join(","),
+            ),
+        }
+        .map_err(|e| anyhow::anyhow!("TWIN_TRUSTED_PROXIES: {e}"))?;
         Ok(Config {
+            public_url,
+            trusted_proxies,
             prices,
             usage_retention_days,
             database_url,

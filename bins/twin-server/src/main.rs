@@ -119,14 +119,14 @@ async fn run() -> Result<()> {
         Command::Demo { json, base_url } => {
             let store = open_store(&config).await?;
             store.migrate().await?;
-            let base_url = base_url.unwrap_or_else(|| format!("http://{}", config.bind));
+            let base_url = base_url.unwrap_or_else(|| config.base_url());
             demo::run(&store, &config, &base_url, json).await
         }
         Command::Owner(command) => cli::owner::run(&cli::state(&config).await?, command).await,
         Command::Key(command) => cli::key::run(&cli::state(&config).await?, command).await,
         Command::Twin(command) => cli::twin::run(&cli::state(&config).await?, command).await,
         Command::LoginLink(args) => {
-            let base_url = format!("http://{}", config.bind);
+            let base_url = config.base_url();
             cli::login_link::run(&cli::state(&config).await?, args, &base_url).await
         }
         Command::Openapi => unreachable!("handled above"),
@@ -170,6 +170,10 @@ async fn serve(config: Config) -> Result<()> {
     state.presets = config.presets.clone();
     state.plans = config.plans.clone();
     state.admin_tokens = config.admin_tokens.clone();
+    state.web = twin_http::WebConfig {
+        public_url: config.public_url.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+    };
     state.prices = config.prices.clone();
     let usage = state.usage.clone();
     let meter = state.meter.clone();

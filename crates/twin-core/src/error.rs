@@ -40,6 +40,9 @@ pub enum ErrorCode {
     AdminOnly,
     /// 403: the plan's maximum of active keys is reached.
     KeyLimitReached,
+    /// 403: a state-changing dashboard request that did not come from the server's own pages
+    /// (its `Origin`) or lacks the session's CSRF token.
+    CsrfFailed,
     /// 404: unknown resource, or another owner's.
     NotFound,
     /// 405: the route exists but not for this method.
@@ -71,7 +74,8 @@ impl ErrorCode {
             | InvalidOrRevokedApiKey
             | ConflictingCredentials => 401,
             SpendLimitExceeded => 402,
-            MissingScope | PlanRequired | NoTwinPurchased | AdminOnly | KeyLimitReached => 403,
+            MissingScope | PlanRequired | NoTwinPurchased | AdminOnly | KeyLimitReached
+            | CsrfFailed => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
             TwinGenerationFailed | Conflict => 409,
@@ -113,6 +117,7 @@ impl ErrorCode {
             PlanRequired => "PLAN_REQUIRED",
             NoTwinPurchased => "NO_TWIN_PURCHASED",
             AdminOnly => "ADMIN_ONLY",
+            CsrfFailed => "CSRF_FAILED",
             KeyLimitReached => "KEY_LIMIT_REACHED",
             NotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",

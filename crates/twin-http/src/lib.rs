@@ -26,8 +26,10 @@ pub(crate) mod request_scope;
 pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod state;
+pub(crate) mod web;
 
 pub use error::{ApiError, ErrorCode};
 pub use router::openapi;
 pub use server::{ServerOptions, serve};
 pub use state::AppState;
+pub use web::{PublicUrl, WebConfig};

@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
                 .service(admin::login_links::create)
                 .service(admin::metrics::metrics),
         )
+        .service(dashboard::login::show)
         .service(dashboard::login::redeem)
         .service(
             scope::scope("/v1")

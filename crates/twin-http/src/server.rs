@@ -22,6 +22,12 @@ pub fn serve(
     state: AppState,
     options: ServerOptions,
 ) -> std::io::Result<Server> {
+    let mut state = state;
+    if state.web.public_url.is_none() {
+        // Not configured: the address the server listens on, as a local client reaches it.
+        let addr = listener.local_addr()?;
+        state.web.public_url = crate::web::PublicUrl::parse(&format!("http://{addr}")).ok();
+    }
     let state = web::Data::new(state);
     let openapi = router::openapi_for(&state.plans.slugs());
     let allowed = web::Data::new(crate::middleware::AllowedMethods::from_openapi(&openapi));

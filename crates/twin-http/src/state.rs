@@ -14,6 +14,8 @@ pub struct AppState {
     pub core: Core,
     /// Admin tokens; empty disables the admin API.
     pub admin_tokens: Vec<String>,
+    /// The public base URL and the trusted proxies.
+    pub web: crate::web::WebConfig,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
         AppState {
             core: Core::with_sync(store, sync),
             admin_tokens: Vec::new(),
+            web: crate::web::WebConfig::default(),
         }
     }
 }

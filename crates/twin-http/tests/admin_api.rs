@@ -592,6 +592,36 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// The sign-in page's button: the link's token, POSTed from the server's own origin.
+async fn sign_in(
+    srv: &TestServer,
+    client: &reqwest::Client,
+    url: &str,
+    origin: Option<&str>,
+) -> reqwest::Response {
+    let token = url.split("token=").nth(1).unwrap_or_default();
+    let mut req = client
+        .post(srv.url("/dashboard/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"));
+    if let Some(origin) = origin {
+        req = req.header("Origin", origin);
+    }
+    req.send().await.unwrap()
+}
+
+async fn new_link(srv: &TestServer) -> String {
+    let link = admin_json(
+        srv,
+        Method::POST,
+        "/v1/admin/owners/ana/login-links",
+        None,
+        201,
+    )
+    .await;
+    link["url"].as_str().unwrap().to_owned()
+}
+
 async fn login_links_open_a_session_once(db: TestDb) {
     let srv = start(db).await;
     srv.owner("ana", "professional").await;
@@ -610,8 +640,33 @@ async fn login_links_open_a_session_once(db: TestDb) {
     assert_eq!(token.len(), 64);
     assert_eq!(link["expiresAt"], "2026-11-15T12:15:00Z");
 
+    // Opening the link (a mail scanner's prefetch, a preview) shows a button and consumes
+    // nothing, however often.
     let client = no_redirects();
-    let res = client.get(&url).send().await.unwrap();
+    for _ in 0..3 {
+        let res = client.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("set-cookie").is_none());
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains(r#"<form method="post" action="/dashboard/login">"#),
+            "{page}"
+        );
+        assert!(page.contains(token), "the button carries the token");
+    }
+
+    // The button signs in.
+    let res = sign_in(&srv, &client, &url, Some(&srv.base)).await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/dashboard/");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -640,73 +695,67 @@ async fn login_links_open_a_session_once(db: TestDb) {
     assert_eq!(found.owner_id, "ana");
 
     // Single use.
-    let (status, err) = error_of(client.get(&url).send().await.unwrap()).await;
+    let (status, err) = error_of(sign_in(&srv, &client, &url, Some(&srv.base)).await).await;
     assert_eq!(
         (status, err["code"].as_str().unwrap()),
         (401, "INVALID_OR_REVOKED_API_KEY")
     );
 
-    // Over TLS (a proxy says so) the cookie is Secure.
-    let link = admin_json(
-        &srv,
-        Method::POST,
-        "/v1/admin/owners/ana/login-links",
-        None,
-        201,
-    )
-    .await;
+    // A forwarded-proto header from a peer that is no trusted proxy changes nothing.
+    let url = new_link(&srv).await;
+    let token = url.split("token=").nth(1).unwrap().to_owned();
     let res = client
-        .get(link["url"].as_str().unwrap())
+        .post(srv.url("/dashboard/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Origin", &srv.base)
         .header("X-Forwarded-Proto", "https")
+        .body(format!("token={token}"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
     assert!(
-        res.headers()["set-cookie"]
+        !res.headers()["set-cookie"]
             .to_str()
             .unwrap()
-            .ends_with("; Secure")
+            .contains("Secure")
     );
 
     // Expired after 15 minutes.
-    let link = admin_json(
-        &srv,
-        Method::POST,
-        "/v1/admin/owners/ana/login-links",
-        None,
-        201,
-    )
-    .await;
+    let url = new_link(&srv).await;
     srv.clock.advance(Duration::minutes(15));
-    let (status, _) = error_of(
-        client
-            .get(link["url"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = error_of(sign_in(&srv, &client, &url, Some(&srv.base)).await).await;
     assert_eq!(status, 401);
 
-    // Made-up, malformed or missing tokens.
-    for query in [
-        format!("token={}", "0".repeat(64)),
-        "token=abc".into(),
-        String::new(),
+    // Made-up, malformed or missing tokens: the page says the link is not valid, and the
+    // button's POST signs no one in.
+    for (token, page_status) in [
+        ("0".repeat(64), 200),
+        ("abc".into(), 400),
+        (String::new(), 400),
     ] {
-        let res = client
-            .get(srv.url(&format!("/dashboard/login?{query}")))
-            .send()
-            .await
-            .unwrap();
-        let (status, err) = error_of(res).await;
+        let url = srv.url(&format!("/dashboard/login?token={token}"));
+        let res = client.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), page_status, "{token}");
+        let (status, err) = error_of(sign_in(&srv, &client, &url, Some(&srv.base)).await).await;
         assert_eq!(
             (status, err["code"].as_str().unwrap()),
             (401, "INVALID_OR_REVOKED_API_KEY"),
-            "{query}"
+            "{token}"
         );
     }
+    let page = client
+        .get(srv.url("/dashboard/login?token=abc"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("not valid") && !page.contains("<form"),
+        "{page}"
+    );
 
     let (status, _) = error_of(
         admin(
@@ -735,23 +784,94 @@ async fn login_links_open_a_session_once(db: TestDb) {
     assert_eq!(events.iter().filter(|e| *e == "dashboard.login").count(), 2);
 }
 
+async fn a_sign_in_from_another_origin_is_refused_and_burns_nothing(db: TestDb) {
+    let srv = start(db).await;
+    srv.owner("ana", "professional").await;
+    let url = new_link(&srv).await;
+    let client = no_redirects();
+    for origin in [None, Some("https://evil.example"), Some("null")] {
+        let (status, err) = error_of(sign_in(&srv, &client, &url, origin).await).await;
+        assert_eq!(
+            (status, err["code"].as_str().unwrap()),
+            (403, "CSRF_FAILED"),
+            "{origin:?}"
+        );
+    }
+    // The link still works from the server's own page.
+    assert_eq!(
+        sign_in(&srv, &client, &url, Some(&srv.base)).await.status(),
+        303
+    );
+}
+
+async fn links_use_the_public_url_and_only_trusted_proxies_count(db: TestDb) {
+    let srv = TestServer::start_with(db, |state| {
+        state.admin_tokens = vec![ADMIN.to_owned()];
+        state.web.trusted_proxies = twin_http::WebConfig::parse_proxies("127.0.0.1").unwrap();
+    })
+    .await;
+    srv.owner("ana", "professional").await;
+    // A forged Host (and forwarded headers) do not change the link's base.
+    let res = srv
+        .client
+        .post(srv.url("/v1/admin/owners/ana/login-links"))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .header("Host", "evil.example")
+        .header("X-Forwarded-Host", "evil.example")
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let link: Value = res.json().await.unwrap();
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/dashboard/login?token=", srv.base)),
+        "{url}"
+    );
+    // Behind a trusted proxy that says TLS, the cookie is Secure.
+    let token = url.split("token=").nth(1).unwrap();
+    let res = no_redirects()
+        .post(srv.url("/dashboard/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Origin", &srv.base)
+        .header("X-Forwarded-Proto", "https")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .ends_with("; Secure")
+    );
+}
+
 async fn concurrent_redemptions_of_one_link_open_one_session(db: TestDb) {
     let srv = start(db).await;
     srv.owner("ana", "professional").await;
-    let link = admin_json(
-        &srv,
-        Method::POST,
-        "/v1/admin/owners/ana/login-links",
-        None,
-        201,
-    )
-    .await;
-    let url = link["url"].as_str().unwrap().to_owned();
+    let url = new_link(&srv).await;
+    let token = url.split("token=").nth(1).unwrap().to_owned();
     let client = no_redirects();
     let attempts = (0..12).map(|_| {
         let client = client.clone();
-        let url = url.clone();
-        tokio::spawn(async move { client.get(&url).send().await.unwrap().status().as_u16() })
+        let endpoint = srv.url("/dashboard/login");
+        let origin = srv.base.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            client
+                .post(endpoint)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Origin", origin)
+                .body(format!("token={token}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
     });
     let mut statuses = Vec::new();
     for attempt in attempts.collect::<Vec<_>>() {
@@ -979,6 +1099,8 @@ twin_store::backend_tests!(
     operators_create_keys_with_any_scope_on_an_owners_behalf,
     login_links_open_a_session_once,
     concurrent_redemptions_of_one_link_open_one_session,
+    a_sign_in_from_another_origin_is_refused_and_burns_nothing,
+    links_use_the_public_url_and_only_trusted_proxies_count,
     the_admin_api_refuses_every_credential_but_an_admin_token,
     the_admin_api_is_hidden_when_no_token_is_configured,
 );
@@ -1010,8 +1132,14 @@ fn the_openapi_document_shows_every_admin_route_with_the_admin_token() {
             );
         }
     }
-    let redeem = &doc["paths"]["/dashboard/login"]["get"];
-    assert!(redeem["responses"]["303"].is_object() && redeem["responses"]["401"].is_object());
+    let show = &doc["paths"]["/dashboard/login"]["get"];
+    assert!(show["responses"]["200"]["content"]["text/html"].is_object());
+    let redeem = &doc["paths"]["/dashboard/login"]["post"];
+    assert!(
+        ["303", "401", "403"]
+            .iter()
+            .all(|status| redeem["responses"][status].is_object())
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["adminToken"]["scheme"],
         "bearer"

@@ -7,13 +7,6 @@ use super::{OPERATOR, require_admin};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The base URL of this server as the request reached it (scheme and host, honouring
-/// `Forwarded` / `X-Forwarded-*` from a proxy in front).
-pub fn request_base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
-}
-
 /// Issues a one-time dashboard login link for an owner: valid 15 minutes, single use.
 /// Opening it sets the dashboard session cookie.
 #[utoipa::path(
@@ -35,6 +28,8 @@ pub async fn create(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
-    let link = issue_login_link(&state, &id, &request_base_url(&req), OPERATOR).await?;
+    // Built from TWIN_PUBLIC_URL, never from the request's Host: a forged Host must not turn
+    // an operator's link into one that hands the token to another site.
+    let link = issue_login_link(&state, &id, state.web.base_url(), OPERATOR).await?;
     Ok(HttpResponse::Created().json(link))
 }

@@ -1,7 +1,8 @@
-//! `GET /dashboard/login?token=…`: redeem a one-time login link for a session cookie.
+//! `GET /dashboard/login?token=…` shows the sign-in page of a one-time login link;
+//! `POST /dashboard/login` (its button) redeems the link for a session cookie.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use twin_core::login::redeem_login_link;
 use utoipa::IntoParams;
@@ -39,35 +40,128 @@ pub fn session_cookie(token: &str, secure: bool) -> String {
     cookie
 }
 
-/// Redeems a one-time login link: opens a dashboard session, sets its cookie and redirects
-/// to the dashboard. A link works once, within 15 minutes of being issued.
+/// The headers of every dashboard page: no caching of account data, no script or style from
+/// anywhere but the server itself (and no inline script), no framing, no referrer (the
+/// sign-in page's URL holds a token).
+pub fn page_headers(res: &mut actix_web::HttpResponseBuilder) {
+    res.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"));
+}
+
+/// The sign-in page a login link opens: a button, nothing consumed. Mail scanners and link
+/// previews that fetch the link do not burn it; only the button's POST does.
+fn sign_in_page(token: Option<&str>) -> maud::Markup {
+    maud::html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Sign in · Twin API" }
+            }
+            body {
+                main {
+                    h1 { "Sign in to your Twin API dashboard" }
+                    @if let Some(token) = token {
+                        p { "This one-time link signs you in on this device. It works once, within 15 minutes of being issued." }
+                        form method="post" action="/dashboard/login" {
+                            input type="hidden" name="token" value=(token);
+                            button type="submit" { "Sign in" }
+                        }
+                    } @else {
+                        p { "This sign-in link is not valid. Ask your operator for a new one." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Shows the sign-in page of a one-time login link. Consumes nothing: the page's button
+/// does (`POST /dashboard/login`).
 #[utoipa::path(
-    operation_id = "redeemLoginLink",
+    operation_id = "showSignIn",
     tag = "dashboard",
     params(LoginParams),
     responses(
-        (status = 303, description = "Logged in: `Set-Cookie: twin_session=…; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200[; Secure]`, `Location: /dashboard/`", headers(
+        (status = 200, description = "The sign-in page (HTML) with its button", content_type = "text/html"),
+        (status = 400, description = "A page (HTML) saying the link is not valid: no token, or not 64 hex", content_type = "text/html"),
+    )
+)]
+#[get("/dashboard/login")]
+pub async fn show(req: HttpRequest) -> HttpResponse {
+    // A malformed link still gets a page (saying so), not an API error.
+    let params: Option<LoginParams> = parse_query(&req).ok();
+    let token = params
+        .as_ref()
+        .map(|p| p.token.as_str())
+        .filter(|t| twin_core::login::is_token(t));
+    // A link that cannot be one is a 400, still as a page a person can read.
+    let mut res = match token {
+        Some(_) => HttpResponse::Ok(),
+        None => HttpResponse::BadRequest(),
+    };
+    page_headers(&mut res);
+    res.content_type("text/html; charset=utf-8")
+        .body(sign_in_page(token).into_string())
+}
+
+/// The sign-in form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInForm {
+    /// The token of the login link (64 hex).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub token: String,
+}
+
+/// Redeems a one-time login link (the sign-in page's button): opens a dashboard session with
+/// a fresh id, sets its cookie and redirects to the dashboard. A link works once, within
+/// 15 minutes of being issued. The request must come from the server's own page (`Origin`).
+#[utoipa::path(
+    operation_id = "redeemLoginLink",
+    tag = "dashboard",
+    request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: `Set-Cookie: twin_session=…; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200[; Secure]`, `Location: /dashboard/`", headers(
             ("Set-Cookie" = String, description = "The session cookie"),
             ("Location" = String, description = "/dashboard/"),
         )),
         (status = 401, description = "INVALID_OR_REVOKED_API_KEY: unknown, used or expired link", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "CSRF_FAILED: the request did not come from this server's page (Origin)", body = crate::error::ErrorEnvelope),
     )
 )]
-#[get("/dashboard/login")]
+#[post("/dashboard/login")]
 pub async fn redeem(
     req: HttpRequest,
     state: web::Data<AppState>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    // Whatever is wrong with the link, the answer is the same: it does not log anyone in.
-    let params: LoginParams = parse_query(&req).map_err(|_| invalid_link())?;
-    let session = redeem_login_link(&state, &params.token).await?;
-    let secure = req.connection_info().scheme() == "https";
-    Ok(HttpResponse::SeeOther()
+    if !state.web.same_origin(&req) {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::CsrfFailed,
+            "sign in from the page of your login link",
+        ));
+    }
+    // Whatever is wrong with the form, the answer is the same: it does not sign anyone in.
+    let form: SignInForm = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|text| serde_urlencoded::from_str(text).ok())
+        .ok_or_else(invalid_link)?;
+    let session = redeem_login_link(&state, &form.token).await?;
+    let secure = state.web.is_tls(&req);
+    let mut res = HttpResponse::SeeOther();
+    page_headers(&mut res);
+    Ok(res
         .insert_header((header::LOCATION, DASHBOARD_HOME))
         .insert_header((header::SET_COOKIE, session_cookie(&session.token, secure)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        // The token is in this URL; do not let it travel on in a Referer.
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .finish())
 }
 
