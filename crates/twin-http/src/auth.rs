@@ -13,6 +13,8 @@ use twin_store::{KeyEnv, KeyRecord, KeyStatus, Owner, Scope, StoreError};
 
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq;
+
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use twin_core::caches::CachedKey;
@@ -368,4 +370,111 @@ mod tests {
             ErrorCode::MissingApiKey
         );
     }
+}
+
+/// Who calls the owner API (SPEC §7): a key with the endpoint's scope, or the owner's
+/// dashboard session (every owner scope).
+#[derive(Debug, Clone)]
+pub struct OwnerCaller {
+    /// The owner.
+    pub owner: Arc<Owner>,
+    /// The owner's plan.
+    pub plan: Arc<Plan>,
+    /// The key used, when a key was.
+    pub key: Option<Arc<KeyRecord>>,
+}
+
+impl OwnerCaller {
+    /// The actor of key changes: a key acts within its own scopes and environment; the
+    /// owner in the dashboard may do anything to their own keys.
+    pub fn actor(&self) -> twin_core::keys::Actor {
+        match &self.key {
+            Some(key) => twin_core::keys::Actor::key(key),
+            None => twin_core::keys::Actor::unlimited("dashboard"),
+        }
+    }
+}
+
+/// Authorizes an owner-API call. A request with a key header goes through [`authorize`]
+/// (scope, plan, metering). Without one, the dashboard's session cookie counts: unmetered,
+/// every owner scope, and a state-changing method needs the session's CSRF token in
+/// `X-CSRF-Token` (else 403 `CSRF_FAILED`).
+pub async fn authorize_owner(
+    req: &HttpRequest,
+    state: &AppState,
+    scope: Scope,
+) -> Result<OwnerCaller, ApiError> {
+    let has_key = [X_TWIN_KEY, X_API_KEY]
+        .iter()
+        .any(|h| req.headers().contains_key(h))
+        || bearer_tokens(req.headers()).next().is_some();
+    let cookie = session_cookie(req.headers());
+    let Some(token) = cookie.filter(|_| !has_key) else {
+        let caller = authorize(req, state, scope, Metering::Counted).await?;
+        return Ok(OwnerCaller {
+            owner: caller.owner,
+            plan: caller.plan,
+            key: Some(caller.key),
+        });
+    };
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidOrRevokedApiKey,
+            "the dashboard session is unknown or has expired; sign in again",
+        )
+    };
+    if !twin_core::login::is_token(token) {
+        return Err(invalid());
+    }
+    let now = state.clock.now();
+    let session = state
+        .store
+        .find_session(&twin_core::login::token_hash(token), now)
+        .await?
+        .ok_or_else(invalid)?;
+    let safe = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    if !safe
+        && req.headers().contains_key(actix_web::http::header::ORIGIN)
+        && !state.web.same_origin(req)
+    {
+        return Err(ApiError::new(
+            ErrorCode::CsrfFailed,
+            "a change made with the dashboard session must come from this server's pages",
+        ));
+    }
+    if !safe {
+        let sent = req
+            .headers()
+            .get("x-csrf-token")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        let expected = session.csrf_token.as_bytes();
+        if sent.len() != expected.len() || !bool::from(sent.ct_eq(expected)) {
+            return Err(ApiError::new(
+                ErrorCode::CsrfFailed,
+                "a change made with the dashboard session needs its CSRF token in X-CSRF-Token",
+            ));
+        }
+    }
+    let owner = state.store.get_owner(&session.owner_id).await?;
+    let plan = state.plan(&owner.plan);
+    Ok(OwnerCaller {
+        owner: Arc::new(owner),
+        plan: Arc::new(plan),
+        key: None,
+    })
+}
+
+/// The dashboard session cookie's value, if the request carries one.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(actix_web::http::header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == crate::dashboard::SESSION_COOKIE)
+        .map(|(_, value)| value)
 }

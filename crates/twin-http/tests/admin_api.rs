@@ -849,6 +849,103 @@ async fn links_use_the_public_url_and_only_trusted_proxies_count(db: TestDb) {
     );
 }
 
+async fn the_owner_api_accepts_the_dashboard_session_with_its_csrf_token(db: TestDb) {
+    let srv = start(db).await;
+    srv.owner("ana", "professional").await;
+    let other = srv.ready_owner("bob").await;
+    let client = no_redirects();
+    let url = new_link(&srv).await;
+    let res = sign_in(&srv, &client, &url, Some(&srv.base)).await;
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let token = session.strip_prefix("twin_session=").unwrap();
+    let csrf = srv
+        .store()
+        .find_session(&twin_core::login::token_hash(token), srv.clock.now())
+        .await
+        .unwrap()
+        .unwrap()
+        .csrf_token;
+    let create = |csrf: Option<&str>, origin: Option<&str>| {
+        let mut req = client
+            .post(srv.url("/v1/keys"))
+            .header("Cookie", &session)
+            .header("Content-Type", "application/json")
+            .body(r#"{"name": "from the dashboard", "scopes": ["twin:read", "keys:write"]}"#);
+        if let Some(csrf) = csrf {
+            req = req.header("X-CSRF-Token", csrf);
+        }
+        if let Some(origin) = origin {
+            req = req.header("Origin", origin);
+        }
+        req.send()
+    };
+    // Reading needs no CSRF token.
+    let res = client
+        .get(srv.url("/v1/keys"))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 0);
+    // A change without the token, with a wrong one, or from another origin: refused, nothing made.
+    for (csrf, origin) in [
+        (None, None),
+        (Some("0".repeat(64)), None),
+        (Some(csrf.clone()), Some("https://evil.example")),
+    ] {
+        let (status, err) = error_of(create(csrf.as_deref(), origin).await.unwrap()).await;
+        assert_eq!(
+            (status, err["code"].as_str().unwrap()),
+            (403, "CSRF_FAILED"),
+            "{csrf:?} {origin:?}"
+        );
+    }
+    let res = create(Some(&csrf), Some(&srv.base)).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["name"], "from the dashboard");
+    let keys: Value = client
+        .get(srv.url("/v1/keys"))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys["items"].as_array().unwrap().len(),
+        1,
+        "exactly the one created"
+    );
+    // The session reaches its own owner's keys only.
+    let bob_key = other.split('_').nth(2).unwrap();
+    let res = client
+        .get(srv.url(&format!("/v1/keys/{bob_key}")))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    // A made-up session is no credential.
+    let (status, err) = error_of(
+        client
+            .get(srv.url("/v1/keys"))
+            .header("Cookie", format!("twin_session={}", "1".repeat(64)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, err["code"].as_str().unwrap()),
+        (401, "INVALID_OR_REVOKED_API_KEY")
+    );
+}
+
 async fn concurrent_redemptions_of_one_link_open_one_session(db: TestDb) {
     let srv = start(db).await;
     srv.owner("ana", "professional").await;
@@ -1101,6 +1198,7 @@ twin_store::backend_tests!(
     concurrent_redemptions_of_one_link_open_one_session,
     a_sign_in_from_another_origin_is_refused_and_burns_nothing,
     links_use_the_public_url_and_only_trusted_proxies_count,
+    the_owner_api_accepts_the_dashboard_session_with_its_csrf_token,
     the_admin_api_refuses_every_credential_but_an_admin_token,
     the_admin_api_is_hidden_when_no_token_is_configured,
 );

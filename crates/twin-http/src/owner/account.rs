@@ -8,7 +8,7 @@ use twin_meter::Credits;
 use twin_store::Scope;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::query::parse_query;
 use crate::state::AppState;
@@ -44,7 +44,7 @@ pub async fn account(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::AccountRead, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::AccountRead).await?;
     Ok(HttpResponse::Ok().json(AccountView {
         owner_id: caller.owner.id.clone(),
         email: caller.owner.email.clone(),
@@ -133,7 +133,7 @@ fn parse_month(
 )]
 #[get("/account/usage")]
 pub async fn usage(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::AccountRead, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::AccountRead).await?;
     let params: UsageParams = parse_query(&req)?;
     let (start, end, label) = parse_month(params.month.as_deref(), state.clock.now())?;
     let totals = state

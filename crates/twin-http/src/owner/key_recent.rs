@@ -6,7 +6,7 @@ use twin_meter::Credits;
 use twin_store::{LoggedCall, Scope};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::query::parse_query;
 use crate::state::AppState;
@@ -152,7 +152,7 @@ pub async fn recent(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::UsageRead, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::UsageRead).await?;
     let params: RecentParams = parse_query(&req)?;
     let limit = params.limit.map_or(DEFAULT_LIMIT, |l| l.0);
     // Ownership first: another owner's key is a 404, like an unknown one.

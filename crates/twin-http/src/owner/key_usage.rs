@@ -16,7 +16,7 @@ use twin_meter::{Credits, Period};
 use twin_store::{DailyUsage, Scope};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::query::parse_query;
 use crate::state::AppState;
@@ -261,7 +261,7 @@ pub async fn usage(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::UsageRead, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::UsageRead).await?;
     let params: KeyUsageParams = parse_query(&req)?;
     let (since, from) = since_start(params.since.unwrap_or_default(), state.clock.now());
     // Ownership first: another owner's key is a 404, like an unknown one.

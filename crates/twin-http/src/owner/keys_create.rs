@@ -2,12 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use twin_core::input::parse_body;
+use twin_core::keys::CreatedKey;
 use twin_core::keys::create::create_key;
 use twin_core::keys::spec::CreateKeyBody;
-use twin_core::keys::{Actor, CreatedKey};
 use twin_store::Scope;
 
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,15 +32,8 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::KeysWrite, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::KeysWrite).await?;
     let body: CreateKeyBody = parse_body(&body)?;
-    let created = create_key(
-        &state,
-        &caller.owner,
-        &caller.plan,
-        body,
-        &Actor::key(&caller.key),
-    )
-    .await?;
+    let created = create_key(&state, &caller.owner, &caller.plan, body, &caller.actor()).await?;
     Ok(HttpResponse::Created().json(created))
 }

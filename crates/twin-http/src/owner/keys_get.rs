@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use twin_store::Scope;
 
 use super::KeyView;
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -27,7 +27,7 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::KeysRead, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::KeysRead).await?;
     let key = state.store.get_owner_key(&caller.owner.id, &id).await?;
     Ok(HttpResponse::Ok().json(KeyView::for_core(&key, &state)))
 }

@@ -6,7 +6,7 @@ use twin_store::{KeyStatus, Scope};
 use utoipa::{IntoParams, ToSchema};
 
 use super::KeyView;
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::query::{check_limit, parse_query};
 use crate::state::AppState;
@@ -52,7 +52,7 @@ pub struct KeyPage {
 )]
 #[get("/keys")]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::KeysRead, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::KeysRead).await?;
     let params: ListKeysParams = parse_query(&req)?;
     let limit = check_limit(params.limit, 50, 100)?;
     let now = state.clock.now();

@@ -1,12 +1,11 @@
 //! `DELETE /v1/keys/{id}`: soft revocation, idempotent.
 
 use actix_web::{HttpRequest, HttpResponse, delete, web};
-use twin_core::keys::Actor;
 use twin_core::keys::revoke::{Revoked, revoke_key};
 use twin_core::time_fmt::iso;
 use twin_store::Scope;
 
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -30,8 +29,8 @@ pub async fn revoke(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::KeysWrite, Metering::Counted).await?;
-    let key = revoke_key(&state, &caller.owner.id, &id, &Actor::key(&caller.key)).await?;
+    let caller = authorize_owner(&req, &state, Scope::KeysWrite).await?;
+    let key = revoke_key(&state, &caller.owner.id, &id, &caller.actor()).await?;
     Ok(HttpResponse::Ok().json(Revoked {
         id: key.id,
         status: "revoked".into(),

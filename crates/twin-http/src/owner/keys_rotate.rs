@@ -3,11 +3,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use twin_core::input::parse_body;
-use twin_core::keys::Actor;
 use twin_core::keys::rotate::{RotateBody, Rotated, rotate_key};
 use twin_store::Scope;
 
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -35,7 +34,7 @@ pub async fn rotate(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::KeysWrite, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::KeysWrite).await?;
     // No body, or `null`, is the default rotation (the document's `RotateBody | null`).
     let text = body.trim_ascii();
     let body: RotateBody = if text.is_empty() || text == b"null" {
@@ -49,7 +48,7 @@ pub async fn rotate(
         &id,
         &caller.plan,
         body.grace_period_seconds.unwrap_or(0),
-        &Actor::key(&caller.key),
+        &caller.actor(),
     )
     .await?;
     Ok(HttpResponse::Created().json(rotated))

@@ -2,12 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, patch, web};
 use twin_core::input::parse_body;
+use twin_core::keys::KeyView;
 use twin_core::keys::spec::UpdateKeyBody;
 use twin_core::keys::update::update_key;
-use twin_core::keys::{Actor, KeyView};
 use twin_store::Scope;
 
-use crate::auth::{Metering, authorize};
+use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -35,7 +35,7 @@ pub async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = authorize(&req, &state, Scope::KeysWrite, Metering::Counted).await?;
+    let caller = authorize_owner(&req, &state, Scope::KeysWrite).await?;
     let body: UpdateKeyBody = parse_body(&body)?;
     let key = update_key(
         &state,
@@ -43,7 +43,7 @@ pub async fn update(
         &id,
         &caller.plan,
         body,
-        &Actor::key(&caller.key),
+        &caller.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(KeyView::for_core(&key, &state)))
