@@ -29,6 +29,7 @@ pub mod meter;
 pub mod owners;
 pub mod prices;
 pub mod render_cache;
+pub mod reports;
 pub mod retention;
 pub mod snapshots;
 pub mod sync;

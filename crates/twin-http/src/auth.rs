@@ -408,7 +408,7 @@ pub async fn authorize_owner(
         .iter()
         .any(|h| req.headers().contains_key(h))
         || bearer_tokens(req.headers()).next().is_some();
-    let cookie = session_cookie(req.headers());
+    let cookie = crate::dashboard::cookie(req.headers(), crate::dashboard::SESSION_COOKIE);
     let Some(token) = cookie.filter(|_| !has_key) else {
         let caller = authorize(req, state, scope, Metering::Counted).await?;
         return Ok(OwnerCaller {
@@ -466,15 +466,4 @@ pub async fn authorize_owner(
         plan: Arc::new(plan),
         key: None,
     })
-}
-
-/// The dashboard session cookie's value, if the request carries one.
-fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(actix_web::http::header::COOKIE)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == crate::dashboard::SESSION_COOKIE)
-        .map(|(_, value)| value)
 }

@@ -648,7 +648,7 @@ async fn login_links_open_a_session_once(db: TestDb) {
         assert_eq!(res.status(), 200);
         assert!(res.headers().get("set-cookie").is_none());
         assert_eq!(res.headers()["cache-control"], "no-store");
-        assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(res.headers()["referrer-policy"], "same-origin");
         let csp = res.headers()["content-security-policy"]
             .to_str()
             .unwrap()

@@ -54,7 +54,7 @@ pub use model::{
 pub use owners::FirstKey;
 pub use sessions::{DashboardSession, NewLoginLink, NewSession};
 pub use snapshots::SnapshotSelection;
-pub use usage::{DailyUsage, KeyTotals, LoggedCall, UsageEntry, day_of};
+pub use usage::{DailyUsage, DayOutcome, KeyTotals, LoggedCall, UsageEntry, day_of};
 
 /// Called synchronously with `(key_id, owner_id)` each time this process records a change,
 /// so its own caches are up to date before the changing call returns.

@@ -201,6 +201,31 @@ struct GroupRow {
 }
 
 #[derive(diesel::QueryableByName)]
+struct OutcomeRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    day: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    ok: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    errors: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    cost: i64,
+}
+
+/// One UTC day of a key's calls, split by outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayOutcome {
+    /// The day (Unix ms of its 00:00Z).
+    pub day: i64,
+    /// Calls answered below 400.
+    pub ok: i64,
+    /// Calls answered 400 or above.
+    pub errors: i64,
+    /// Micro-credits charged.
+    pub cost: i64,
+}
+
+#[derive(diesel::QueryableByName)]
 struct TotalsRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     key_id: String,
@@ -486,6 +511,38 @@ impl Store {
                 .collect::<Vec<_>>()
         };
         Ok((convert(by_group), convert(by_day)))
+    }
+
+    /// A key's calls per UTC day from `since` on, split into successes (< 400) and errors,
+    /// summed by the database from the roll-ups (one row per day with calls), oldest first.
+    pub async fn key_days_by_outcome(
+        &self,
+        key_id: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<DayOutcome>> {
+        let from = day_of(since);
+        let rows: Vec<OutcomeRow> = with_conn!(self, |conn| {
+            diesel::sql_query(
+                "SELECT day, \
+                 CAST(SUM(CASE WHEN status < 400 THEN calls ELSE 0 END) AS BIGINT) AS ok, \
+                 CAST(SUM(CASE WHEN status >= 400 THEN calls ELSE 0 END) AS BIGINT) AS errors, \
+                 CAST(SUM(cost) AS BIGINT) AS cost \
+                 FROM usage_daily WHERE key_id = $1 AND day >= $2 GROUP BY day ORDER BY day",
+            )
+            .bind::<diesel::sql_types::Text, _>(key_id)
+            .bind::<diesel::sql_types::BigInt, _>(from)
+            .load(conn)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| DayOutcome {
+                day: r.day,
+                ok: r.ok,
+                errors: r.errors,
+                cost: r.cost,
+            })
+            .collect())
     }
 
     /// A key's most recent logged calls, newest first.

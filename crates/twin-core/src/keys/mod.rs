@@ -217,6 +217,29 @@ impl KeyView {
     }
 }
 
+/// A page of `owner_id`'s keys, newest first, optionally only those in `status`; shared by
+/// the owner API and the dashboard. `cursor` is a previous page's `next`.
+pub async fn list_keys(
+    core: &Core,
+    owner_id: &str,
+    status: Option<KeyStatus>,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<(Vec<KeyView>, Option<String>), Error> {
+    let now = core.clock.now();
+    let page = core
+        .store
+        .list_keys(owner_id, status, now, i64::from(limit), cursor)
+        .await?;
+    Ok((
+        page.items
+            .iter()
+            .map(|k| KeyView::for_core(k, core))
+            .collect(),
+        page.next_cursor,
+    ))
+}
+
 /// A newly created (or rotated) key: the view plus the plaintext, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -20,6 +20,10 @@ pub struct LoginParams {
     /// The token of the login link (64 hex).
     #[param(pattern = "^[0-9a-f]{64}$")]
     token: String,
+    /// The page's language (the switcher's links); default from `Accept-Language`.
+    #[param(inline)]
+    #[allow(dead_code)]
+    lang: Option<twin_render::Lang>,
 }
 
 fn invalid_link() -> ApiError {
@@ -48,35 +52,39 @@ pub fn page_headers(res: &mut actix_web::HttpResponseBuilder) {
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"));
 }
 
 /// The sign-in page a login link opens: a button, nothing consumed. Mail scanners and link
 /// previews that fetch the link do not burn it; only the button's POST does.
-fn sign_in_page(token: Option<&str>) -> maud::Markup {
+fn sign_in_page(token: Option<&str>, lang: twin_render::Lang, path: &str) -> maud::Markup {
+    use super::i18n::Msg;
     maud::html! {
         (maud::DOCTYPE)
-        html lang="en" {
+        html lang=(lang.as_str()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Sign in · Twin API" }
+                title { (Msg::SignIn.t(lang)) " · Twin API" }
+                link rel="stylesheet" href=(super::assets::CSS_PATH);
+                link rel="icon" href=(super::assets::ICON_PATH);
             }
             body {
-                main {
-                    h1 { "Sign in to your Twin API dashboard" }
+                header { span.brand { "Twin API" } (super::language_switcher(lang, path)) }
+                main id="main" {
+                    h1 { (Msg::SignInTitle.t(lang)) }
                     @if let Some(token) = token {
-                        p { "This one-time link signs you in on this device. It works once, within 15 minutes of being issued." }
+                        p { (Msg::SignInExplain.t(lang)) }
                         form method="post" action="/dashboard/login" {
                             input type="hidden" name="token" value=(token);
-                            button type="submit" { "Sign in" }
+                            button type="submit" { (Msg::SignIn.t(lang)) }
                         }
                     } @else {
-                        p { "This sign-in link is not valid. Ask your operator for a new one." }
+                        p { (Msg::LinkInvalid.t(lang)) }
                     }
                 }
             }
@@ -97,6 +105,11 @@ fn sign_in_page(token: Option<&str>) -> maud::Markup {
 )]
 #[get("/dashboard/login")]
 pub async fn show(req: HttpRequest) -> HttpResponse {
+    // The switcher keeps the token: `/dashboard/login?token=…&lang=xx`.
+    let switch_path = match token_of(&req) {
+        Some(token) => format!("/dashboard/login?token={token}&"),
+        None => "/dashboard/login?".to_owned(),
+    };
     // A malformed link still gets a page (saying so), not an API error.
     let params: Option<LoginParams> = parse_query(&req).ok();
     let token = params
@@ -110,7 +123,16 @@ pub async fn show(req: HttpRequest) -> HttpResponse {
     };
     page_headers(&mut res);
     res.content_type("text/html; charset=utf-8")
-        .body(sign_in_page(token).into_string())
+        .body(sign_in_page(token, super::i18n::pick(&req).0, &switch_path).into_string())
+}
+
+/// The request's `token` parameter, if it looks like one (for the switcher's links).
+fn token_of(req: &HttpRequest) -> Option<String> {
+    req.query_string()
+        .split('&')
+        .find_map(|p| p.strip_prefix("token="))
+        .filter(|t| twin_core::login::is_token(t))
+        .map(str::to_owned)
 }
 
 /// The sign-in form.

@@ -1,16 +1,15 @@
 //! `GET /v1/keys/{id}/recent`: one key's latest logged calls, newest first.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde::{Deserialize, Serialize};
-use twin_meter::Credits;
-use twin_store::{LoggedCall, Scope};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use twin_core::reports::recent::{RecentCalls, recent_calls};
+use twin_store::Scope;
+use utoipa::IntoParams;
 
 use crate::auth::authorize_owner;
 use crate::error::ApiError;
 use crate::query::parse_query;
 use crate::state::AppState;
-use twin_core::time_fmt::iso;
 
 /// Calls returned when `limit` is absent.
 const DEFAULT_LIMIT: i64 = 50;
@@ -45,67 +44,6 @@ impl<'de> Deserialize<'de> for ClampedLimit {
         parse_limit(&text).map(ClampedLimit).ok_or_else(|| {
             serde::de::Error::custom("expected an integer (values outside 1 to 200 are clamped)")
         })
-    }
-}
-
-/// One logged call.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecentCall {
-    /// When the request arrived (ISO 8601, UTC, milliseconds).
-    #[schema(example = "2026-11-15T12:00:00.123Z")]
-    pub at: String,
-    /// HTTP method.
-    #[schema(example = "GET")]
-    pub method: String,
-    /// Route template (without the method).
-    #[schema(example = "/v1/public/twin/preset/{slug}")]
-    pub route: String,
-    /// Response status.
-    #[schema(example = 200)]
-    pub status: u16,
-    /// Credits charged (6 decimals).
-    #[schema(example = "1.000000")]
-    pub cost: String,
-    /// Time the server spent answering, in milliseconds with microsecond precision (a
-    /// number such as `1.234`).
-    #[schema(example = 1.234)]
-    pub duration_ms: f64,
-    /// Prompt variant, for preset requests that got as far as reading it; otherwise null.
-    #[schema(example = "claude")]
-    pub variant: Option<String>,
-    /// Output format, for preset requests that got as far as reading it; otherwise null.
-    #[schema(example = "txt")]
-    pub format: Option<String>,
-}
-
-/// The latest calls of a key.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecentCalls {
-    /// Key id.
-    pub key_id: String,
-    /// The limit applied (after clamping).
-    pub limit: i64,
-    /// Calls, newest first.
-    pub items: Vec<RecentCall>,
-}
-
-impl From<LoggedCall> for RecentCall {
-    fn from(c: LoggedCall) -> Self {
-        RecentCall {
-            at: iso(c.at),
-            method: c.method,
-            route: c.route,
-            status: c.status,
-            cost: Credits::from_micros(c.cost)
-                .unwrap_or(Credits::ZERO)
-                .to_string(),
-            // Exact for any duration below 2^53 µs (285 years).
-            duration_ms: c.duration_us as f64 / 1000.0,
-            variant: c.variant,
-            format: c.format,
-        }
     }
 }
 
@@ -155,14 +93,8 @@ pub async fn recent(
     let caller = authorize_owner(&req, &state, Scope::UsageRead).await?;
     let params: RecentParams = parse_query(&req)?;
     let limit = params.limit.map_or(DEFAULT_LIMIT, |l| l.0);
-    // Ownership first: another owner's key is a 404, like an unknown one.
-    let key = state.store.get_owner_key(&caller.owner.id, &id).await?;
-    let calls = state.store.recent_calls(&key.id, limit).await?;
-    Ok(HttpResponse::Ok().json(RecentCalls {
-        key_id: key.id,
-        limit,
-        items: calls.into_iter().map(RecentCall::from).collect(),
-    }))
+    let calls = recent_calls(&state, &caller.owner.id, &id, limit).await?;
+    Ok(HttpResponse::Ok().json(calls))
 }
 
 #[cfg(test)]
@@ -181,26 +113,5 @@ mod tests {
         for bad in ["", "ten", "1.5", "1e3", " 5", "-", "0x10"] {
             assert!(parse_limit(bad).is_none(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn durations_are_milliseconds_with_microseconds() {
-        let call = RecentCall::from(LoggedCall {
-            at: time::macros::datetime!(2026-11-15 12:00:00.123 UTC),
-            method: "GET".into(),
-            route: "/v1/public/twin/health".into(),
-            status: 200,
-            cost: 1_500_000,
-            duration_us: 1234,
-            variant: None,
-            format: None,
-        });
-        assert_eq!(call.duration_ms, 1.234);
-        assert_eq!(call.cost, "1.500000");
-        assert_eq!(call.at, "2026-11-15T12:00:00.123Z");
-        assert_eq!(
-            serde_json::to_value(&call).unwrap()["durationMs"],
-            serde_json::json!(1.234)
-        );
     }
 }

@@ -55,23 +55,13 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let caller = authorize_owner(&req, &state, Scope::KeysRead).await?;
     let params: ListKeysParams = parse_query(&req)?;
     let limit = check_limit(params.limit, 50, 100)?;
-    let now = state.clock.now();
-    let page = state
-        .store
-        .list_keys(
-            &caller.owner.id,
-            params.status,
-            now,
-            i64::from(limit),
-            params.cursor.as_deref(),
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(KeyPage {
-        items: page
-            .items
-            .iter()
-            .map(|k| KeyView::for_core(k, &state))
-            .collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let (items, next_cursor) = twin_core::keys::list_keys(
+        &state,
+        &caller.owner.id,
+        params.status,
+        limit,
+        params.cursor.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(KeyPage { items, next_cursor }))
 }
