@@ -378,10 +378,28 @@ fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) 
         format!("/v1/keys/{target}/recent?limit=50"),
         format!("/v1/keys/{target}/recent?limit=200"),
         "/v1/account/usage".to_owned(),
+        // The dashboard's key page: the usage report, activity and recent calls in one page.
+        format!("/dashboard/keys/{target}"),
     ];
+    // A dashboard session for the owner, written as the server writes one (only the
+    // token's SHA-256 is stored).
+    let session_token = format!("{:0>64}", db::random_suffix());
+    let session_hash = hex(twin_keys::KeyHasher::sha256()
+        .hash(&session_token)
+        .digest());
+    database.execute(&format!(
+        "INSERT INTO dashboard_sessions (token_hash, owner_id, csrf_token, created_at, expires_at) \
+         VALUES ({}, '{owner_id}', '{session_token}', {now_ms}, {});",
+        match backend {
+            Backend::Sqlite => format!("x'{session_hash}'"),
+            Backend::Postgres => format!("'\\x{session_hash}'::bytea"),
+        },
+        now_ms + 12 * 3_600_000
+    ))?;
+    let cookie = format!("twin_session={session_token}");
 
     let server = env.start(&dir.join("server.log"))?;
-    let headers = [("X-Twin-Key", demo_key.as_str())];
+    let headers = [("X-Twin-Key", demo_key.as_str()), ("Cookie", cookie.as_str())];
     // Warm-up, then one checked response per endpoint: the data must really be there.
     for _ in 0..options.warmup {
         for path in &endpoints {
@@ -401,10 +419,18 @@ fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) 
                     .collect::<String>()
             );
         }
-        let json: serde_json::Value = serde_json::from_slice(&response.body)
-            .with_context(|| format!("{tag} GET {path}: the body is not JSON"))?;
-        let detail = describe(path, &json, expected_per_key, options.rows)
-            .with_context(|| format!("{tag} GET {path}"))?;
+        let detail = if path.starts_with("/dashboard/") {
+            let html = String::from_utf8_lossy(&response.body);
+            if !html.contains("<svg") || !html.contains("data-recent") {
+                bail!("{tag} GET {path}: not the key page");
+            }
+            "the HTML page (report, activity, recent calls)".to_owned()
+        } else {
+            let json: serde_json::Value = serde_json::from_slice(&response.body)
+                .with_context(|| format!("{tag} GET {path}: the body is not JSON"))?;
+            describe(path, &json, expected_per_key, options.rows)
+                .with_context(|| format!("{tag} GET {path}"))?
+        };
         rows.push(Row {
             label: format!("GET {}", path.replace(target.as_str(), "{id}")),
             samples: Vec::with_capacity(options.requests),
@@ -808,6 +834,10 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// to the last byte.
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
     server::http_exchange(addr, "GET", path, headers, READ_TIMEOUT)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
