@@ -250,6 +250,7 @@ async fn the_key_journey_through_the_pages(db: TestDb) {
                 ("rateLimitRpm", "30"),
                 ("spendLimit", "25"),
                 ("spendPeriod", "week"),
+                ("expiresAt", "2030-06-01T08:30"),
                 ("meta", ""),
             ],
         )

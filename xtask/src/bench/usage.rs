@@ -384,9 +384,7 @@ fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) 
     // A dashboard session for the owner, written as the server writes one (only the
     // token's SHA-256 is stored).
     let session_token = format!("{:0>64}", db::random_suffix());
-    let session_hash = hex(twin_keys::KeyHasher::sha256()
-        .hash(&session_token)
-        .digest());
+    let session_hash = hex(twin_keys::KeyHasher::sha256().hash(&session_token).digest());
     database.execute(&format!(
         "INSERT INTO dashboard_sessions (token_hash, owner_id, csrf_token, created_at, expires_at) \
          VALUES ({}, '{owner_id}', '{session_token}', {now_ms}, {});",
@@ -399,7 +397,10 @@ fn bench_backend(options: &Options, bin: &Path, dir: &Path, database: &BenchDb) 
     let cookie = format!("twin_session={session_token}");
 
     let server = env.start(&dir.join("server.log"))?;
-    let headers = [("X-Twin-Key", demo_key.as_str()), ("Cookie", cookie.as_str())];
+    let headers = [
+        ("X-Twin-Key", demo_key.as_str()),
+        ("Cookie", cookie.as_str()),
+    ];
     // Warm-up, then one checked response per endpoint: the data must really be there.
     for _ in 0..options.warmup {
         for path in &endpoints {

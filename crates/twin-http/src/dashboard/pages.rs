@@ -583,6 +583,10 @@ async fn key_page(
                 }
                 (period_select(page, "spendPeriod", view.spend_period))
                 div.field {
+                    label for="expiresAt" { (page.t(Msg::Expires)) " (UTC, " (page.t(Msg::Optional)) ")" }
+                    input type="datetime-local" id="expiresAt" name="expiresAt" value=(local_minutes(view.expires_at.as_deref()));
+                }
+                div.field {
                     label for="meta" { (page.t(Msg::Metadata)) " (" (page.t(Msg::Optional)) ")" }
                     textarea id="meta" name="meta" rows="3" {
                         (view.meta.as_ref().map(|m| serde_json::Value::Object(m.clone()).to_string()).unwrap_or_default())
@@ -629,7 +633,30 @@ fn period_length(period: Period, now: OffsetDateTime) -> time::Duration {
     }
 }
 
-/// Saves the limits editor (every field of PATCH but the expiry).
+/// An API time (`2026-11-15T12:00:00Z`) as a `datetime-local` value (`2026-11-15T12:00`).
+fn local_minutes(iso: Option<&str>) -> String {
+    iso.and_then(|t| t.get(..16)).unwrap_or_default().to_owned()
+}
+
+/// The expiry the limits editor asks for: unchanged (`None`) when the field shows the key's
+/// current expiry, removed when emptied, else the field's UTC minute.
+fn expiry_change(field: Option<&str>, current: Option<&str>) -> Option<Option<String>> {
+    let field = field.unwrap_or_default();
+    if field == local_minutes(current) {
+        return None;
+    }
+    if field.is_empty() {
+        return Some(None);
+    }
+    let with_seconds = if field.len() == 16 {
+        format!("{field}:00")
+    } else {
+        field.to_owned()
+    };
+    Some(Some(format!("{with_seconds}Z")))
+}
+
+/// Saves the limits editor (every field of PATCH; enabling and disabling have their buttons).
 #[post("/dashboard/keys/{id}")]
 pub async fn update(
     req: HttpRequest,
@@ -642,16 +669,21 @@ pub async fn update(
         Ok(page) => page,
         Err(res) => return res,
     };
+    let current = match state.store.get_owner_key(&page.owner.id, &id).await {
+        Ok(record) => record.expires_at.map(twin_meter::iso8601),
+        Err(e) => return refused(&page, &ApiError::from(e)),
+    };
     let body = || -> Result<UpdateKeyBody, ApiError> {
         Ok(UpdateKeyBody {
             name: field(&fields, "name").map(str::to_owned),
+            expires_at: expiry_change(field(&fields, "expiresAt"), current.as_deref()),
             scopes: Some(scopes_of(&fields)?),
             monthly_quota: number(&fields, "monthlyQuota")?,
             rate_limit_rpm: number(&fields, "rateLimitRpm")?,
             spend_limit: Some(field(&fields, "spendLimit").map(str::to_owned)),
             spend_period: enum_of(&fields, "spendPeriod", &["day", "week", "month", "forever"])?,
             meta: Some(meta_of(&fields)?),
-            ..UpdateKeyBody::default()
+            is_active: None,
         })
     };
     let result = match body() {
@@ -915,4 +947,21 @@ pub async fn signed_out(req: HttpRequest) -> HttpResponse {
     super::login::page_headers(&mut res);
     res.content_type("text/html; charset=utf-8")
         .body(markup.into_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expiry_field_changes_only_what_was_edited() {
+        let current = Some("2027-01-31T23:59:59Z");
+        assert_eq!(expiry_change(Some("2027-01-31T23:59"), current), None);
+        assert_eq!(expiry_change(Some(""), current), Some(None));
+        assert_eq!(expiry_change(Some(""), None), None);
+        assert_eq!(
+            expiry_change(Some("2027-02-01T08:30"), current),
+            Some(Some("2027-02-01T08:30:00Z".into()))
+        );
+    }
 }
