@@ -86,7 +86,8 @@ async function audit(name) {
       .filter((e) => e.offsetParent !== null).length);
   await page.evaluate(() => document.activeElement && document.activeElement.blur());
   const reached = new Set();
-  for (let i = 0; i < total + 5; i += 1) {
+  // Some controls take several presses (a datetime-local's day, month, year, hour, minute).
+  for (let i = 0; i < total * 8 && reached.size < total; i += 1) {
     await page.keyboard.press("Tab");
     const id = await page.evaluate(() => {
       const e = document.activeElement;
