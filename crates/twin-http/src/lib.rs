@@ -1,5 +1,5 @@
 //! Twin API's HTTP adapter: actix-web handlers, authentication, the error envelope,
-//! metering headers and the OpenAPI document.
+//! metering headers, the OpenAPI document and the owner dashboard (server-rendered pages).
 //!
 //! This is the only crate that knows actix-web. Handlers (one per file: `public/`, `owner/`,
 //! `admin/`, `dashboard/`, wired in `router.rs`) extract the request, authorize it
