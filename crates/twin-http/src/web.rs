@@ -100,23 +100,41 @@ impl WebConfig {
     }
 
     /// Whether a state-changing request comes from the server's own pages: its `Origin`
-    /// (or, without one, its `Referer`) is the public URL's origin.
+    /// (or, without one, its `Referer`) is the public URL's origin, or the origin the
+    /// browser itself addressed (its `Host`). A browser
+    /// never lets a page of another site send either, so both prove the same thing; the
+    /// second keeps the dashboard usable when `TWIN_PUBLIC_URL` is unset and the server is
+    /// reached under another name (a server bound to `0.0.0.0`).
     pub fn same_origin(&self, req: &HttpRequest) -> bool {
-        let base = self.base_url();
         let header = |name| {
             req.headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_ascii_lowercase)
         };
-        match header(actix_web::http::header::ORIGIN) {
-            Some(origin) => origin.trim_end_matches('/') == base,
-            None => header(actix_web::http::header::REFERER).is_some_and(|referer| {
-                referer == base
-                    || referer
-                        .strip_prefix(base)
+        let mut origins: Vec<String> = Some(self.base_url().to_owned())
+            .filter(|b| !b.is_empty())
+            .into_iter()
+            .collect();
+        if let Some(host) = header(actix_web::http::header::HOST) {
+            // Either scheme: only a browser sets Origin, and only the page's own.
+            origins.push(format!("http://{host}"));
+            origins.push(format!("https://{host}"));
+        }
+        let matches = |value: &str| {
+            origins.iter().any(|base| {
+                value == base
+                    || value
+                        .strip_prefix(base.as_str())
                         .is_some_and(|rest| rest.starts_with('/'))
-            }),
+            })
+        };
+        match header(actix_web::http::header::ORIGIN) {
+            Some(origin) => {
+                let origin = origin.trim_end_matches('/');
+                origins.iter().any(|base| origin == base)
+            }
+            None => header(actix_web::http::header::REFERER).is_some_and(|r| matches(&r)),
         }
     }
 }

@@ -946,6 +946,32 @@ async fn the_owner_api_accepts_the_dashboard_session_with_its_csrf_token(db: Tes
     );
 }
 
+async fn a_sign_in_is_same_origin_under_the_name_the_browser_used(db: TestDb) {
+    // The public URL names the server one way; a browser reached it another way (no
+    // TWIN_PUBLIC_URL behind a proxy, a server bound to 0.0.0.0). Its own origin counts.
+    let srv = TestServer::start_with(db, |state| {
+        state.admin_tokens = vec![ADMIN.to_owned()];
+        state.web.public_url = twin_http::PublicUrl::parse("https://twin.example.com").ok();
+    })
+    .await;
+    srv.owner("ana", "professional").await;
+    let url = new_link(&srv).await;
+    assert!(
+        url.starts_with("https://twin.example.com/dashboard/login?token="),
+        "{url}"
+    );
+    let client = no_redirects();
+    // reqwest sends Host: 127.0.0.1:<port>, as a browser would for this address.
+    let own = srv.base.clone();
+    let res = sign_in(&srv, &client, &url, Some(&own)).await;
+    assert_eq!(res.status(), 303);
+    // Another site is still another site.
+    let url = new_link(&srv).await;
+    let (status, _) =
+        error_of(sign_in(&srv, &client, &url, Some("https://evil.example")).await).await;
+    assert_eq!(status, 403);
+}
+
 async fn concurrent_redemptions_of_one_link_open_one_session(db: TestDb) {
     let srv = start(db).await;
     srv.owner("ana", "professional").await;
@@ -1199,6 +1225,7 @@ twin_store::backend_tests!(
     a_sign_in_from_another_origin_is_refused_and_burns_nothing,
     links_use_the_public_url_and_only_trusted_proxies_count,
     the_owner_api_accepts_the_dashboard_session_with_its_csrf_token,
+    a_sign_in_is_same_origin_under_the_name_the_browser_used,
     the_admin_api_refuses_every_credential_but_an_admin_token,
     the_admin_api_is_hidden_when_no_token_is_configured,
 );
