@@ -120,14 +120,15 @@ fn input_error(field: Option<&str>, message: &str, whole: &str) -> Error {
     if message.starts_with("unknown field ")
         && let Some((name, accepted)) = words.split_first()
     {
-        return Error::invalid_parameter(
-            name,
-            None,
-            &format!(
+        let detail = if accepted.is_empty() {
+            "not accepted here; this takes none".to_owned()
+        } else {
+            format!(
                 "not accepted here; the accepted names are {}",
                 accepted.join(", ")
-            ),
-        );
+            )
+        };
+        return Error::invalid_parameter(name, None, &detail);
     }
     if message.starts_with("missing field ")
         && let Some(name) = words.first()

@@ -42,6 +42,18 @@ pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError
     Ok(twin_core::input::deserialize(de, "query")?)
 }
 
+/// For an endpoint that takes no query parameters: any name is refused, as on the others
+/// (an empty query string is no parameter).
+pub fn no_query(req: &HttpRequest) -> Result<(), ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct NoQuery {}
+    if req.query_string().is_empty() {
+        return Ok(());
+    }
+    parse_query::<NoQuery>(req).map(|_| ())
+}
+
 /// Checks a page size against its documented range.
 pub fn check_limit(value: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
     match value {

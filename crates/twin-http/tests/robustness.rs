@@ -208,6 +208,16 @@ async fn malformed_query_strings_and_unknown_parameters_answer_400(db: TestDb) {
     // An empty query string is no parameter at all.
     let res = srv.get(&format!("{preset}?"), &key).await;
     assert_eq!(res.status(), 200);
+    // Endpoints that take no parameters refuse them too.
+    for path in ["/v1/public/twin/me?verbose=1", "/v1/public/twin/health?x=1"] {
+        let (status, err) = envelope(srv.get(path, &key).await).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (400, Some("INVALID_PARAMETER")),
+            "{path}"
+        );
+    }
+    assert_eq!(srv.get("/v1/public/twin/me?", &key).await.status(), 200);
 }
 
 /// A database URL on `backend` that cannot be reached.

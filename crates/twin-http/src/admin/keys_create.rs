@@ -34,6 +34,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
+    crate::query::no_query(&req)?;
     let body: CreateKeyBody = parse_body(&read_body(payload).await?)?;
     Ok(HttpResponse::Created().json(create_key_for_owner(&state, &id, body, OPERATOR).await?))
 }

@@ -28,6 +28,7 @@ pub async fn create(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
+    crate::query::no_query(&req)?;
     // Built from TWIN_PUBLIC_URL, never from the request's Host: a forged Host must not turn
     // an operator's link into one that hands the token to another site.
     let link = issue_login_link(&state, &id, state.web.base_url(), OPERATOR).await?;

@@ -28,6 +28,7 @@ pub async fn metrics(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
+    crate::query::no_query(&req)?;
     let mut out = String::with_capacity(1024);
     let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
         let _ = writeln!(

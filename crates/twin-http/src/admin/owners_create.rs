@@ -31,6 +31,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
+    crate::query::no_query(&req)?;
     let body: ProvisionOwnerBody = parse_body(&read_body(payload).await?)?;
     let provisioned = provision_owner(&state, body, OPERATOR).await?;
     Ok(HttpResponse::Created().json(provisioned))

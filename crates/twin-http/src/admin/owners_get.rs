@@ -27,6 +27,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
+    crate::query::no_query(&req)?;
     let owner = state.store.get_owner(&id).await?;
     Ok(HttpResponse::Ok().json(owner_view(&state, &owner).await?))
 }

@@ -33,6 +33,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
+    crate::query::no_query(&req)?;
     let body: UpdateOwnerBody = parse_body(&read_body(payload).await?)?;
     Ok(HttpResponse::Ok().json(update_owner(&state, &id, body, OPERATOR).await?))
 }

@@ -33,6 +33,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
+    crate::query::no_query(&req)?;
     let body: CreateSnapshotBody = parse_body(&read_body(payload).await?)?;
     let meta = create_snapshot(&state, &id, body, OPERATOR).await?;
     Ok(HttpResponse::Created().json(meta))

@@ -35,6 +35,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
+    crate::query::no_query(&req)?;
     let body: UpdateSnapshotBody = parse_body(&read_body(payload).await?)?;
     Ok(HttpResponse::Ok().json(update_snapshot(&state, &id, body, OPERATOR).await?))
 }

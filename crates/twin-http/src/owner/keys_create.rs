@@ -33,6 +33,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize_owner(&req, &state, Scope::KeysWrite).await?;
+    crate::query::no_query(&req)?;
     let body: CreateKeyBody = parse_body(&body)?;
     let created = create_key(&state, &caller.owner, &caller.plan, body, &caller.actor()).await?;
     Ok(HttpResponse::Created().json(created))

@@ -28,6 +28,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize_owner(&req, &state, Scope::KeysRead).await?;
+    crate::query::no_query(&req)?;
     let key = state.store.get_owner_key(&caller.owner.id, &id).await?;
     Ok(HttpResponse::Ok().json(KeyView::for_core(&key, &state)))
 }

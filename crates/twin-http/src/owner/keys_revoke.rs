@@ -30,6 +30,7 @@ pub async fn revoke(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize_owner(&req, &state, Scope::KeysWrite).await?;
+    crate::query::no_query(&req)?;
     let key = revoke_key(&state, &caller.owner.id, &id, &caller.actor()).await?;
     Ok(HttpResponse::Ok().json(Revoked {
         id: key.id,

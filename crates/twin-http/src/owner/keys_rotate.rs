@@ -35,6 +35,7 @@ pub async fn rotate(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize_owner(&req, &state, Scope::KeysWrite).await?;
+    crate::query::no_query(&req)?;
     // No body, or `null`, is the default rotation (the document's `RotateBody | null`).
     let text = body.trim_ascii();
     let body: RotateBody = if text.is_empty() || text == b"null" {

@@ -36,6 +36,7 @@ pub async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize_owner(&req, &state, Scope::KeysWrite).await?;
+    crate::query::no_query(&req)?;
     let body: UpdateKeyBody = parse_body(&body)?;
     let key = update_key(
         &state,

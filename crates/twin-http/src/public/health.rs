@@ -49,6 +49,7 @@ pub async fn health(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::TwinRead, Metering::Free).await?;
+    crate::query::no_query(&req)?;
     Ok(HttpResponse::Ok().json(HealthResponse {
         ok: true,
         api_key_id: caller.key.id.clone(),

@@ -72,6 +72,7 @@ pub struct MeResponse {
 #[get("/me")]
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::TwinRead, Metering::Counted).await?;
+    crate::query::no_query(&req)?;
     let snapshot = if caller.is_test() {
         Some(SnapshotMeta::from(&sample_snapshot()))
     } else {

@@ -31,6 +31,7 @@ pub async fn snapshot(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize(&req, &state, Scope::TwinRead, Metering::Counted).await?;
+    crate::query::no_query(&req)?;
     if caller.is_test() {
         return if id.as_str() == SAMPLE_SNAPSHOT_ID {
             Ok(HttpResponse::Ok().json(SnapshotMeta::from(&sample_snapshot())))
