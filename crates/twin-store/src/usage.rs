@@ -229,6 +229,10 @@ pub struct DayOutcome {
 struct TotalsRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     key_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    prefix: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     calls: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -240,6 +244,10 @@ struct TotalsRow {
 pub struct KeyTotals {
     /// Key id.
     pub key_id: String,
+    /// The key's display prefix (empty if the key row is gone).
+    pub prefix: String,
+    /// The key's name (empty if the key row is gone).
+    pub name: String,
     /// Requests logged.
     pub calls: i64,
     /// Micro-credits spent.
@@ -420,9 +428,11 @@ impl Store {
         // order, which SQLite numbers the same way.
         let rows: Vec<TotalsRow> = with_conn!(self, |conn| {
             diesel::sql_query(
-                "SELECT key_id, CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(cost) AS BIGINT) AS cost \
-                 FROM usage_daily WHERE owner_id = $1 AND day >= $2 AND day < $3 \
-                 GROUP BY key_id ORDER BY key_id",
+                "SELECT u.key_id, COALESCE(k.prefix, '') AS prefix, COALESCE(k.name, '') AS name, \
+                 CAST(SUM(u.calls) AS BIGINT) AS calls, CAST(SUM(u.cost) AS BIGINT) AS cost \
+                 FROM usage_daily u LEFT JOIN api_keys k ON k.id = u.key_id \
+                 WHERE u.owner_id = $1 AND u.day >= $2 AND u.day < $3 \
+                 GROUP BY u.key_id, k.prefix, k.name ORDER BY u.key_id",
             )
             .bind::<diesel::sql_types::Text, _>(owner_id)
             .bind::<diesel::sql_types::BigInt, _>(from)
@@ -434,6 +444,8 @@ impl Store {
             .into_iter()
             .map(|r| KeyTotals {
                 key_id: r.key_id,
+                prefix: r.prefix,
+                name: r.name,
                 calls: r.calls,
                 cost: r.cost,
             })

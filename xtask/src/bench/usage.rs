@@ -557,10 +557,11 @@ fn plan_queries(key_id: &str, owner_id: &str, now_ms: i64) -> Vec<(&'static str,
         (
             "account/usage (Store::owner_usage_by_key)",
             format!(
-                "SELECT key_id, CAST(SUM(calls) AS BIGINT) AS calls, \
-                 CAST(SUM(cost) AS BIGINT) AS cost FROM usage_daily \
-                 WHERE owner_id = '{owner_id}' AND day >= {month_start} AND day < {} \
-                 GROUP BY key_id ORDER BY key_id",
+                "SELECT u.key_id, COALESCE(k.prefix, '') AS prefix, COALESCE(k.name, '') AS name, \
+                 CAST(SUM(u.calls) AS BIGINT) AS calls, CAST(SUM(u.cost) AS BIGINT) AS cost \
+                 FROM usage_daily u LEFT JOIN api_keys k ON k.id = u.key_id \
+                 WHERE u.owner_id = '{owner_id}' AND u.day >= {month_start} AND u.day < {} \
+                 GROUP BY u.key_id, k.prefix, k.name ORDER BY u.key_id",
                 now_ms + 31 * DAY_MS
             ),
         ),

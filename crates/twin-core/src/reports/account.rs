@@ -76,14 +76,11 @@ pub async fn account_usage(
     for t in totals {
         calls += t.calls;
         cost += t.cost;
-        let (prefix, name) = match core.store.get_owner_key(owner_id, &t.key_id).await {
-            Ok(k) => (k.prefix, k.name),
-            Err(_) => (String::new(), String::new()),
-        };
+        // Names come with the totals (one query for the whole page, not one per key).
         keys.push(KeyUsage {
             key_id: t.key_id,
-            prefix,
-            name,
+            prefix: t.prefix,
+            name: t.name,
             calls: t.calls,
             cost: Credits::from_micros(t.cost)
                 .unwrap_or(Credits::ZERO)
