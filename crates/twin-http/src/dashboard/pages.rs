@@ -6,7 +6,6 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::{Markup, html};
 use serde::Deserialize;
-use time::OffsetDateTime;
 use twin_core::keys::create::create_key;
 use twin_core::keys::revoke::revoke_key;
 use twin_core::keys::rotate::rotate_key;
@@ -515,10 +514,7 @@ async fn key_page(
     let recent = recent_calls(state, &page.owner.id, id, 20).await?;
     let now = state.clock.now();
     let quota_reset = twin_meter::next_month_start(now);
-    let spend_reset = match view.spend_period {
-        Period::Forever => None,
-        period => Some(period.start(now) + period_length(period, now)),
-    };
+    let spend_reset = view.spend_period.next_reset(now);
     let rate = |r: Option<f64>| r.map_or("–".to_owned(), |r| format!("{:.1} %", r * 100.0));
     let editable = view.status != KeyStatus::Revoked;
     let body = html! {
@@ -622,15 +618,6 @@ async fn key_page(
         p { a href="/dashboard/" { (page.t(Msg::BackToKeys)) } }
     };
     Ok(page.respond(&view.name, body))
-}
-
-fn period_length(period: Period, now: OffsetDateTime) -> time::Duration {
-    match period {
-        Period::Day => time::Duration::days(1),
-        Period::Week => time::Duration::weeks(1),
-        Period::Month => twin_meter::next_month_start(now) - twin_meter::month_start(now),
-        Period::Forever => time::Duration::ZERO,
-    }
 }
 
 /// An API time (`2026-11-15T12:00:00Z`) as a `datetime-local` value (`2026-11-15T12:00`).
