@@ -63,33 +63,24 @@ pub fn page_headers(res: &mut actix_web::HttpResponseBuilder) {
 /// previews that fetch the link do not burn it; only the button's POST does.
 fn sign_in_page(token: Option<&str>, lang: twin_render::Lang, path: &str) -> maud::Markup {
     use super::i18n::Msg;
-    maud::html! {
-        (maud::DOCTYPE)
-        html lang=(lang.as_str()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (Msg::SignIn.t(lang)) " · Twin API" }
-                link rel="stylesheet" href=(super::assets::CSS_PATH);
-                link rel="icon" href=(super::assets::ICON_PATH);
+    let body = maud::html! {
+        @if let Some(token) = token {
+            p { (Msg::SignInExplain.t(lang)) }
+            form method="post" action="/dashboard/login" {
+                input type="hidden" name="token" value=(token);
+                button type="submit" { (Msg::SignIn.t(lang)) }
             }
-            body {
-                header { span.brand { "Twin API" } (super::language_switcher(lang, path)) }
-                main id="main" {
-                    h1 { (Msg::SignInTitle.t(lang)) }
-                    @if let Some(token) = token {
-                        p { (Msg::SignInExplain.t(lang)) }
-                        form method="post" action="/dashboard/login" {
-                            input type="hidden" name="token" value=(token);
-                            button type="submit" { (Msg::SignIn.t(lang)) }
-                        }
-                    } @else {
-                        p { (Msg::LinkInvalid.t(lang)) }
-                    }
-                }
-            }
+        } @else {
+            p { (Msg::LinkInvalid.t(lang)) }
         }
-    }
+    };
+    super::public_page(
+        lang,
+        Msg::SignIn.t(lang),
+        Msg::SignInTitle.t(lang),
+        Some(path),
+        body,
+    )
 }
 
 /// Shows the sign-in page of a one-time login link. Consumes nothing: the page's button
@@ -117,13 +108,12 @@ pub async fn show(req: HttpRequest) -> HttpResponse {
         .map(|p| p.token.as_str())
         .filter(|t| twin_core::login::is_token(t));
     // A link that cannot be one is a 400, still as a page a person can read.
-    let mut res = match token {
+    let res = match token {
         Some(_) => HttpResponse::Ok(),
         None => HttpResponse::BadRequest(),
     };
-    page_headers(&mut res);
-    res.content_type("text/html; charset=utf-8")
-        .body(sign_in_page(token, super::i18n::pick(&req).0, &switch_path).into_string())
+    let page = sign_in_page(token, super::i18n::pick(&req).0, &switch_path);
+    super::html_response(res, page)
 }
 
 /// The request's `token` parameter, if it looks like one (for the switcher's links).

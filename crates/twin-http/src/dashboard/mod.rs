@@ -213,7 +213,6 @@ impl Page {
             }
         };
         let mut res = HttpResponse::build(status);
-        login::page_headers(&mut res);
         if self.remember_lang {
             res.insert_header((
                 header::SET_COOKIE,
@@ -223,8 +222,7 @@ impl Page {
                 ),
             ));
         }
-        res.content_type("text/html; charset=utf-8")
-            .body(markup.into_string())
+        html_response(res, markup)
     }
 }
 
@@ -262,24 +260,60 @@ pub fn problem_body(page: &Page, err: &crate::error::ApiError) -> Markup {
     }
 }
 
+/// An HTML answer with the dashboard's headers (see [`login::page_headers`]).
+pub(crate) fn html_response(
+    mut res: actix_web::HttpResponseBuilder,
+    markup: Markup,
+) -> HttpResponse {
+    login::page_headers(&mut res);
+    res.content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
+}
+
+/// A page for someone not signed in (sign-in, signed out, a failure before any session is
+/// known): the brand and, when `switch_path` is given, the language switcher above `body`.
+pub(crate) fn public_page(
+    lang: Lang,
+    title: &str,
+    heading: &str,
+    switch_path: Option<&str>,
+    body: Markup,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.as_str()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Twin API" }
+                link rel="stylesheet" href=(assets::CSS_PATH);
+                link rel="icon" href=(assets::ICON_PATH);
+            }
+            body {
+                @if let Some(path) = switch_path {
+                    header { span.brand { "Twin API" } (language_switcher(lang, path)) }
+                }
+                main id="main" {
+                    h1 { (heading) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
 /// A page for a failure before any session is known (the database is down, say).
 fn problem_page(req: &HttpRequest, err: &crate::error::ApiError) -> HttpResponse {
     let (lang, _) = i18n::pick(req);
-    let mut res = HttpResponse::build(crate::error::status_of(err.0.code()));
-    login::page_headers(&mut res);
-    res.content_type("text/html; charset=utf-8").body(
-        html! {
-            (DOCTYPE)
-            html lang=(lang.as_str()) {
-                head {
-                    meta charset="utf-8";
-                    title { (Msg::Problem.t(lang)) " · Twin API" }
-                    link rel="stylesheet" href=(assets::CSS_PATH);
-                    link rel="icon" href=(assets::ICON_PATH);
-                }
-                body { main { h1 { (Msg::Problem.t(lang)) } p { (err.0.message()) } } }
-            }
-        }
-        .into_string(),
+    let problem = Msg::Problem.t(lang);
+    html_response(
+        HttpResponse::build(crate::error::status_of(err.0.code())),
+        public_page(
+            lang,
+            problem,
+            problem,
+            None,
+            html! { p { (err.0.message()) } },
+        ),
     )
 }

@@ -24,6 +24,29 @@ use super::{Page, SIGNED_OUT, chart, problem_body, signed_in, signed_in_post};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The value of a step that may end the request early, or the answer (a page, a redirect)
+/// to send instead.
+macro_rules! or_answer {
+    ($step:expr) => {
+        match $step {
+            Ok(value) => value,
+            Err(answer) => return answer,
+        }
+    };
+}
+
+/// A form POST: its fields, after the session, origin and CSRF checks of
+/// [`signed_in_post`].
+async fn signed_in_form(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Page, Vec<(String, String)>), HttpResponse> {
+    let fields = form_fields(body);
+    let page = signed_in_post(req, state, field(&fields, "csrf")).await?;
+    Ok((page, fields))
+}
+
 /// Who acts in the dashboard: the owner, on their own keys.
 fn actor() -> Actor {
     Actor::unlimited("dashboard")
@@ -113,10 +136,7 @@ struct KeysQuery {
 /// The keys page: every key with its state, scopes, use and limits; filter by status.
 #[get("/dashboard/")]
 pub async fn key_list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let page = match signed_in(&req, &state).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let page = or_answer!(signed_in(&req, &state).await);
     let query: KeysQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or(KeysQuery {
         status: None,
         lang: None,
@@ -227,10 +247,7 @@ fn period_select(page: &Page, id: &str, current: Period) -> Markup {
 /// The create-key form.
 #[get("/dashboard/keys/new")]
 pub async fn new_key(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let page = match signed_in(&req, &state).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let page = or_answer!(signed_in(&req, &state).await);
     let plan = page.plan.clone();
     let body = html! {
         form method="post" action="/dashboard/keys" {
@@ -273,6 +290,9 @@ pub async fn new_key(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     };
     page.respond(page.t(Msg::CreateKey), body)
 }
+
+/// The spellings of [`Period`], for a refused `spendPeriod`.
+const PERIOD_NAMES: &[&str] = &["day", "week", "month", "forever"];
 
 /// A form's fields, repeated names (`scopes`) collected.
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {
@@ -369,10 +389,7 @@ pub async fn show_created(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let page = match signed_in(&req, &state).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let page = or_answer!(signed_in(&req, &state).await);
     let plaintext = super::cookie(req.headers(), NEW_KEY_COOKIE)
         .map(str::to_owned)
         // Only this key's plaintext, and only one that is this owner's key.
@@ -425,11 +442,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let fields = form_fields(&body);
-    let page = match signed_in_post(&req, &state, field(&fields, "csrf")).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
     let body = || -> Result<CreateKeyBody, ApiError> {
         Ok(CreateKeyBody {
             name: field(&fields, "name").unwrap_or_default().to_owned(),
@@ -440,7 +453,7 @@ pub async fn create(
             monthly_quota: number(&fields, "monthlyQuota")?,
             rate_limit_rpm: number(&fields, "rateLimitRpm")?,
             spend_limit: field(&fields, "spendLimit").map(str::to_owned),
-            spend_period: enum_of(&fields, "spendPeriod", &["day", "week", "month", "forever"])?,
+            spend_period: enum_of(&fields, "spendPeriod", PERIOD_NAMES)?,
             meta: meta_of(&fields)?,
         })
     };
@@ -491,10 +504,7 @@ pub async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let page = match signed_in(&req, &state).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let page = or_answer!(signed_in(&req, &state).await);
     match key_page(&state, &page, &id, None).await {
         Ok(res) => res,
         Err(e) => refused(&page, &e),
@@ -651,11 +661,7 @@ pub async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let fields = form_fields(&body);
-    let page = match signed_in_post(&req, &state, field(&fields, "csrf")).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
     let current = match state.store.get_owner_key(&page.owner.id, &id).await {
         Ok(record) => record.expires_at.map(twin_meter::iso8601),
         Err(e) => return refused(&page, &ApiError::from(e)),
@@ -668,7 +674,7 @@ pub async fn update(
             monthly_quota: number(&fields, "monthlyQuota")?,
             rate_limit_rpm: number(&fields, "rateLimitRpm")?,
             spend_limit: Some(field(&fields, "spendLimit").map(str::to_owned)),
-            spend_period: enum_of(&fields, "spendPeriod", &["day", "week", "month", "forever"])?,
+            spend_period: enum_of(&fields, "spendPeriod", PERIOD_NAMES)?,
             meta: Some(meta_of(&fields)?),
             is_active: None,
         })
@@ -696,11 +702,7 @@ pub async fn set_state(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let fields = form_fields(&body);
-    let page = match signed_in_post(&req, &state, field(&fields, "csrf")).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
     let active = field(&fields, "active") == Some("true");
     let body = UpdateKeyBody {
         is_active: Some(active),
@@ -720,11 +722,7 @@ pub async fn rotate(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let fields = form_fields(&body);
-    let page = match signed_in_post(&req, &state, field(&fields, "csrf")).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
     let grace = match number(&fields, "gracePeriodSeconds") {
         Ok(grace) => grace.unwrap_or(0),
         Err(e) => return refused(&page, &e),
@@ -742,10 +740,7 @@ pub async fn confirm_revoke(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let page = match signed_in(&req, &state).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let page = or_answer!(signed_in(&req, &state).await);
     let record = match state.store.get_owner_key(&page.owner.id, &id).await {
         Ok(record) => record,
         Err(e) => return refused(&page, &ApiError::from(e)),
@@ -772,11 +767,7 @@ pub async fn revoke(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let fields = form_fields(&body);
-    let page = match signed_in_post(&req, &state, field(&fields, "csrf")).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let (page, _) = or_answer!(signed_in_form(&req, &state, &body).await);
     match revoke_key(&state, &page.owner.id, &id, &actor()).await {
         Ok(_) => see_other(&format!("/dashboard/keys/{id}")),
         Err(e) => refused(&page, &ApiError::from(e)),
@@ -801,10 +792,7 @@ struct AccountQuery {
 /// The account page: plan and limits, the month's calls and credits per key, snapshots.
 #[get("/dashboard/account")]
 pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let page = match signed_in(&req, &state).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let page = or_answer!(signed_in(&req, &state).await);
     let query: AccountQuery =
         serde_urlencoded::from_str(req.query_string()).unwrap_or(AccountQuery {
             month: None,
@@ -886,11 +874,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let fields = form_fields(&body);
-    let page = match signed_in_post(&req, &state, field(&fields, "csrf")).await {
-        Ok(page) => page,
-        Err(res) => return res,
-    };
+    let (page, _) = or_answer!(signed_in_form(&req, &state, &body).await);
     if let Err(e) = state.store.delete_session(&page.session_hash).await {
         return refused(&page, &ApiError::from(e));
     }
@@ -911,29 +895,17 @@ pub async fn logout(
 #[get("/dashboard/signed-out")]
 pub async fn signed_out(req: HttpRequest) -> HttpResponse {
     let (lang, _) = super::i18n::pick(&req);
-    let markup = html! {
-        (maud::DOCTYPE)
-        html lang=(lang.as_str()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (Msg::SignedOut.t(lang)) " · Twin API" }
-                link rel="stylesheet" href=(super::assets::CSS_PATH);
-                link rel="icon" href=(super::assets::ICON_PATH);
-            }
-            body {
-                header { span.brand { "Twin API" } (super::language_switcher(lang, SIGNED_OUT)) }
-                main id="main" {
-                    h1 { (Msg::SignedOut.t(lang)) }
-                    p { (Msg::AskForLink.t(lang)) }
-                }
-            }
-        }
-    };
-    let mut res = HttpResponse::build(StatusCode::OK);
-    super::login::page_headers(&mut res);
-    res.content_type("text/html; charset=utf-8")
-        .body(markup.into_string())
+    let title = Msg::SignedOut.t(lang);
+    super::html_response(
+        HttpResponse::build(StatusCode::OK),
+        super::public_page(
+            lang,
+            title,
+            title,
+            Some(SIGNED_OUT),
+            html! { p { (Msg::AskForLink.t(lang)) } },
+        ),
+    )
 }
 
 #[cfg(test)]
