@@ -44,17 +44,23 @@ impl From<AuditEvent> for NewAuditRow {
     }
 }
 
+/// Appends an audit row (a `NewAuditRow`) inside the caller's transaction.
+macro_rules! append_audit {
+    ($conn:expr, $row:expr) => {
+        diesel::insert_into(crate::schema::audit_events::table)
+            .values($row)
+            .execute($conn)
+            .await
+    };
+}
+pub(crate) use append_audit;
+
 impl Store {
     /// Appends one event to the audit trail on its own. A change and its audit row belong
     /// in one transaction: the store's change methods take their [`AuditEvent`] for that.
     pub async fn record_audit(&self, event: AuditEvent) -> StoreResult<()> {
         let row = NewAuditRow::from(event);
-        with_conn!(self, |conn| {
-            diesel::insert_into(audit_events::table)
-                .values(&row)
-                .execute(conn)
-                .await?
-        });
+        with_conn!(self, |conn| append_audit!(conn, &row)?);
         Ok(())
     }
 

@@ -39,31 +39,24 @@ pub(crate) struct NewChange<'a> {
     pub(crate) at: i64,
 }
 
-impl Store {
-    /// Appends a change on its own (announced on PostgreSQL by the `changes` trigger). The
-    /// store's change methods write their feed rows inside their own transactions; this is
-    /// for changes made outside them.
-    pub async fn record_change(
-        &self,
-        key_id: Option<&str>,
-        owner_id: Option<&str>,
-    ) -> StoreResult<()> {
-        // Local caches first: the caller's next request must already see the change.
-        self.run_hooks(key_id, owner_id);
-        let row = NewChange {
-            key_id,
-            owner_id,
-            at: to_ms(self.now()),
-        };
-        with_conn!(self, |conn| {
-            diesel::insert_into(changes::table)
-                .values(&row)
-                .execute(conn)
-                .await?
-        });
-        Ok(())
-    }
+/// Appends a change-feed row inside the caller's transaction (a macro: the connection's
+/// type differs per backend, and `with_conn!` expands the body once for each). Every change
+/// writes its feed row this way, in its own transaction.
+macro_rules! append_change {
+    ($conn:expr, $key:expr, $owner:expr, $at:expr) => {
+        diesel::insert_into(crate::schema::changes::table)
+            .values(crate::changes::NewChange {
+                key_id: $key,
+                owner_id: $owner,
+                at: $at,
+            })
+            .execute($conn)
+            .await
+    };
+}
+pub(crate) use append_change;
 
+impl Store {
     /// Changes with a sequence number above `after`, oldest first (at most `limit`).
     pub async fn changes_since(&self, after: i64, limit: i64) -> StoreResult<Vec<Change>> {
         Ok(with_conn!(self, |conn| {

@@ -158,11 +158,8 @@ impl Store {
                 meta: spec.meta.clone(),
             };
             let attempt = KeyInsert {
-                max_active: insert.max_active,
-                disabled: insert.disabled,
-                ends_predecessor_at: insert.ends_predecessor_at,
                 audit: Some(audit),
-                new_owner: insert.new_owner.clone(),
+                ..insert.clone()
             };
             match self.insert_key_with(new, attempt).await {
                 Ok(record) => return Ok((plain, record)),

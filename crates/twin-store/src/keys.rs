@@ -4,7 +4,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
-use crate::audit::NewAuditRow;
+use crate::audit::{NewAuditRow, append_audit};
+use crate::changes::append_change;
 use crate::db::{with_conn, with_write_conn};
 use crate::model::{
     AuditEvent, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey, Page, ScopeSet,
@@ -12,33 +13,6 @@ use crate::model::{
 };
 use crate::schema::{api_keys, key_counters, owners};
 use crate::{Store, StoreError, StoreResult};
-
-/// Appends a change-feed row inside the caller's transaction (a macro: the connection's
-/// type differs per backend, and `with_conn!` expands the body once for each).
-macro_rules! append_change {
-    ($conn:expr, $key:expr, $owner:expr, $at:expr) => {
-        diesel::insert_into(crate::schema::changes::table)
-            .values(crate::changes::NewChange {
-                key_id: $key,
-                owner_id: $owner,
-                at: $at,
-            })
-            .execute($conn)
-            .await
-    };
-}
-pub(crate) use append_change;
-
-/// Appends an audit row (a `NewAuditRow`) inside the caller's transaction.
-macro_rules! append_audit {
-    ($conn:expr, $row:expr) => {
-        diesel::insert_into(crate::schema::audit_events::table)
-            .values($row)
-            .execute($conn)
-            .await
-    };
-}
-pub(crate) use append_audit;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
@@ -599,7 +573,7 @@ impl Store {
 }
 
 /// How [`Store::insert_key_with`] inserts a key.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct KeyInsert {
     /// The plan's limit of active keys, when the new key counts against it.
     pub(crate) max_active: Option<i64>,

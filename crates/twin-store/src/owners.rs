@@ -7,8 +7,10 @@ use diesel_async::AsyncConnection;
 use twin_keys::{KeyFormat, KeyHasher, PlainKey};
 
 use crate::audit::NewAuditRow;
+use crate::audit::append_audit;
+use crate::changes::append_change;
 use crate::db::{with_conn, with_write_conn};
-use crate::keys::{KeyInsert, append_audit, append_change};
+use crate::keys::KeyInsert;
 use crate::model::{AuditEvent, KeyRecord, NewOwner, Owner, OwnerPatch, from_ms, random_id, to_ms};
 use crate::schema::owners;
 use crate::{KeySpec, Store, StoreError, StoreResult};

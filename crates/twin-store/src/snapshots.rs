@@ -4,8 +4,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::audit::NewAuditRow;
+use crate::audit::append_audit;
+use crate::changes::append_change;
 use crate::db::{with_conn, with_write_conn};
-use crate::keys::{append_audit, append_change};
 use crate::model::{
     AuditEvent, NewSnapshot, Page, Snapshot, SnapshotStatus, from_ms, random_id, to_ms,
 };
