@@ -16,6 +16,7 @@ use twin_meter::Period;
 use twin_store::{KeyEnv, KeyRecord, KeyStatus, Scope, ScopeSet};
 use utoipa::ToSchema;
 
+use crate::reports::credits;
 use crate::time_fmt::iso;
 use crate::{Core, Error, ErrorCode};
 
@@ -173,9 +174,7 @@ impl KeyView {
         if spend_unused > 0 {
             let period: twin_meter::Period = key.spend_period;
             let spent = (key.counters.spend_used_in(period.start(now)) - spend_unused).max(0);
-            view.spend_period_used = Credits::from_micros(spent)
-                .unwrap_or(Credits::ZERO)
-                .to_string();
+            view.spend_period_used = credits(spent);
         }
         view
     }
@@ -207,9 +206,7 @@ impl KeyView {
                 .and_then(Credits::from_micros)
                 .map(|c| c.to_string()),
             spend_period: period,
-            spend_period_used: Credits::from_micros(spent)
-                .unwrap_or(Credits::ZERO)
-                .to_string(),
+            spend_period_used: credits(spent),
             spend_period_start: Some(iso(period_start)),
             rotated_from: key.rotated_from.clone(),
             meta: key.meta.clone(),

@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 use time::{Date, Month, OffsetDateTime};
-use twin_meter::Credits;
 use utoipa::ToSchema;
 
+use super::credits;
 use crate::{Core, Error};
 
 /// One key's usage in the month.
@@ -82,17 +82,13 @@ pub async fn account_usage(
             prefix: t.prefix,
             name: t.name,
             calls: t.calls,
-            cost: Credits::from_micros(t.cost)
-                .unwrap_or(Credits::ZERO)
-                .to_string(),
+            cost: credits(t.cost),
         });
     }
     Ok(AccountUsage {
         month: label,
         total_calls: calls,
-        total_cost: Credits::from_micros(cost)
-            .unwrap_or(Credits::ZERO)
-            .to_string(),
+        total_cost: credits(cost),
         keys,
     })
 }

@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use twin_meter::{Credits, Period};
+use twin_meter::Period;
 use twin_store::DailyUsage;
 use utoipa::ToSchema;
 
+use super::credits;
 use crate::time_fmt::iso;
 use crate::{Core, Error};
 
@@ -125,12 +126,6 @@ pub(crate) fn since_start(
         Since::All => ("all", None),
     };
     (label, period.map(|p| p.start(now)))
-}
-
-fn credits(micros: i64) -> String {
-    Credits::from_micros(micros)
-        .unwrap_or(Credits::ZERO)
-        .to_string()
 }
 
 /// `YYYY-MM-DD` of a roll-up day (UTC midnight, Unix ms).

@@ -1,10 +1,10 @@
 //! One key's latest logged calls, newest first, from the raw usage log.
 
 use serde::Serialize;
-use twin_meter::Credits;
 use twin_store::LoggedCall;
 use utoipa::ToSchema;
 
+use super::credits;
 use crate::time_fmt::iso;
 use crate::{Core, Error};
 
@@ -58,9 +58,7 @@ impl From<LoggedCall> for RecentCall {
             method: c.method,
             route: c.route,
             status: c.status,
-            cost: Credits::from_micros(c.cost)
-                .unwrap_or(Credits::ZERO)
-                .to_string(),
+            cost: credits(c.cost),
             // Exact for any duration below 2^53 µs (285 years).
             duration_ms: c.duration_us as f64 / 1000.0,
             variant: c.variant,
