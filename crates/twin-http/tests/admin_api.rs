@@ -593,21 +593,15 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// The sign-in page's button: the link's token, POSTed from the server's own origin.
+/// The sign-in page's button, from `origin` when given.
 async fn sign_in(
     srv: &TestServer,
     client: &reqwest::Client,
     url: &str,
     origin: Option<&str>,
 ) -> reqwest::Response {
-    let token = url.split("token=").nth(1).unwrap_or_default();
-    let mut req = client
-        .post(srv.url("/dashboard/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}"));
-    if let Some(origin) = origin {
-        req = req.header("Origin", origin);
-    }
-    req.send().await.unwrap()
+    let headers: Vec<(&str, &str)> = origin.map(|o| ("Origin", o)).into_iter().collect();
+    common::submit_sign_in(srv, client, url, &headers).await
 }
 
 async fn new_link(srv: &TestServer) -> String {
@@ -703,16 +697,11 @@ async fn login_links_open_a_session_once(db: TestDb) {
 
     // A forwarded-proto header from a peer that is no trusted proxy changes nothing.
     let url = new_link(&srv).await;
-    let token = url.split("token=").nth(1).unwrap().to_owned();
-    let res = client
-        .post(srv.url("/dashboard/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Origin", &srv.base)
-        .header("X-Forwarded-Proto", "https")
-        .body(format!("token={token}"))
-        .send()
-        .await
-        .unwrap();
+    let headers = [
+        ("Origin", srv.base.as_str()),
+        ("X-Forwarded-Proto", "https"),
+    ];
+    let res = common::submit_sign_in(&srv, &client, &url, &headers).await;
     assert_eq!(res.status(), 303);
     assert!(
         !res.headers()["set-cookie"]
@@ -830,16 +819,11 @@ async fn links_use_the_public_url_and_only_trusted_proxies_count(db: TestDb) {
         "{url}"
     );
     // Behind a trusted proxy that says TLS, the cookie is Secure.
-    let token = url.split("token=").nth(1).unwrap();
-    let res = no_redirects()
-        .post(srv.url("/dashboard/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Origin", &srv.base)
-        .header("X-Forwarded-Proto", "https")
-        .body(format!("token={token}"))
-        .send()
-        .await
-        .unwrap();
+    let headers = [
+        ("Origin", srv.base.as_str()),
+        ("X-Forwarded-Proto", "https"),
+    ];
+    let res = common::submit_sign_in(&srv, &no_redirects(), url, &headers).await;
     assert_eq!(res.status(), 303);
     assert!(
         res.headers()["set-cookie"]

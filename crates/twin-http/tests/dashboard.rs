@@ -40,21 +40,8 @@ impl Browser {
             .json()
             .await
             .unwrap();
-        let token = link["url"]
-            .as_str()
-            .unwrap()
-            .split("token=")
-            .nth(1)
-            .unwrap()
-            .to_owned();
-        let res = client
-            .post(srv.url("/dashboard/login"))
-            .header("Origin", &srv.base)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(format!("token={token}"))
-            .send()
-            .await
-            .unwrap();
+        let url = link["url"].as_str().unwrap();
+        let res = common::submit_sign_in(&srv, &client, url, &[("Origin", &srv.base)]).await;
         assert_eq!(res.status(), 303);
         let session = res.headers()["set-cookie"]
             .to_str()

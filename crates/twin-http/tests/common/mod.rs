@@ -330,3 +330,22 @@ pub async fn send(
     }
     req.send().await.unwrap()
 }
+
+/// The sign-in page's button: POSTs the token of the login link `url` as its form does,
+/// with `headers` (an `Origin`, a forwarded protocol, …).
+pub async fn submit_sign_in(
+    srv: &TestServer,
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let token = url.split("token=").nth(1).unwrap_or_default();
+    let mut req = client
+        .post(srv.url("/dashboard/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
