@@ -13,8 +13,6 @@ use twin_store::{KeyEnv, KeyRecord, KeyStatus, Owner, Scope, StoreError};
 
 use std::sync::Arc;
 
-use subtle::ConstantTimeEq;
-
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use twin_core::caches::CachedKey;
@@ -408,30 +406,22 @@ pub async fn authorize_owner(
         .iter()
         .any(|h| req.headers().contains_key(h))
         || bearer_tokens(req.headers()).next().is_some();
-    let cookie = crate::dashboard::cookie(req.headers(), crate::dashboard::SESSION_COOKIE);
-    let Some(token) = cookie.filter(|_| !has_key) else {
+    if has_key || crate::dashboard::session_token(req).is_none() {
         let caller = authorize(req, state, scope, Metering::Counted).await?;
         return Ok(OwnerCaller {
             owner: caller.owner,
             plan: caller.plan,
             key: Some(caller.key),
         });
-    };
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidOrRevokedApiKey,
-            "the dashboard session is unknown or has expired; sign in again",
-        )
-    };
-    if !twin_core::login::is_token(token) {
-        return Err(invalid());
     }
-    let now = state.clock.now();
-    let session = state
-        .store
-        .find_session(&twin_core::login::token_hash(token), now)
+    let session = crate::dashboard::current_session(req, state)
         .await?
-        .ok_or_else(invalid)?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidOrRevokedApiKey,
+                "the dashboard session is unknown or has expired; sign in again",
+            )
+        })?;
     let safe = matches!(
         *req.method(),
         actix_web::http::Method::GET | actix_web::http::Method::HEAD
@@ -445,25 +435,20 @@ pub async fn authorize_owner(
             "a change made with the dashboard session must come from this server's pages",
         ));
     }
-    if !safe {
-        let sent = req
-            .headers()
-            .get("x-csrf-token")
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        let expected = session.csrf_token.as_bytes();
-        if sent.len() != expected.len() || !bool::from(sent.ct_eq(expected)) {
-            return Err(ApiError::new(
-                ErrorCode::CsrfFailed,
-                "a change made with the dashboard session needs its CSRF token in X-CSRF-Token",
-            ));
-        }
+    let sent = req
+        .headers()
+        .get("x-csrf-token")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !safe && !crate::dashboard::csrf_matches(&session.csrf, sent) {
+        return Err(ApiError::new(
+            ErrorCode::CsrfFailed,
+            "a change made with the dashboard session needs its CSRF token in X-CSRF-Token",
+        ));
     }
-    let owner = state.store.get_owner(&session.owner_id).await?;
-    let plan = state.plan(&owner.plan);
     Ok(OwnerCaller {
-        owner: Arc::new(owner),
-        plan: Arc::new(plan),
+        owner: Arc::new(session.owner),
+        plan: Arc::new(session.plan),
         key: None,
     })
 }

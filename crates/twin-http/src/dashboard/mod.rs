@@ -84,36 +84,66 @@ pub(crate) fn session_token(req: &HttpRequest) -> Option<&str> {
     cookie(req.headers(), SESSION_COOKIE)
 }
 
-/// The signed-in page context, or the redirect to the signed-out page.
-pub async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Page, HttpResponse> {
-    let away = || {
-        HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, SIGNED_OUT))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish()
+/// A valid dashboard session: whose it is, its CSRF token, its token's hash.
+pub(crate) struct Session {
+    pub(crate) owner: Owner,
+    pub(crate) plan: Plan,
+    pub(crate) csrf: String,
+    pub(crate) hash: Vec<u8>,
+}
+
+/// The request's dashboard session; `Ok(None)` when it carries none, or one that is
+/// malformed, unknown or expired. Shared by the pages and the owner API.
+pub(crate) async fn current_session(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<Session>, crate::error::ApiError> {
+    let Some(token) = session_token(req).filter(|t| twin_core::login::is_token(t)) else {
+        return Ok(None);
     };
-    let token = session_token(req)
-        .filter(|t| twin_core::login::is_token(t))
-        .ok_or_else(away)?;
     let hash = twin_core::login::token_hash(token);
-    let session = match state.store.find_session(&hash, state.clock.now()).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return Err(away()),
-        Err(e) => return Err(problem_page(req, &crate::error::ApiError::from(e))),
+    let Some(session) = state.store.find_session(&hash, state.clock.now()).await? else {
+        return Ok(None);
     };
     let owner = match state.store.get_owner(&session.owner_id).await {
         Ok(owner) => owner,
-        Err(_) => return Err(away()),
+        Err(twin_store::StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
     let plan = state.plan(&owner.plan);
+    Ok(Some(Session {
+        owner,
+        plan,
+        csrf: session.csrf_token,
+        hash,
+    }))
+}
+
+/// Whether `sent` is the session's CSRF token (compared in constant time).
+pub(crate) fn csrf_matches(expected: &str, sent: &[u8]) -> bool {
+    sent.len() == expected.len() && bool::from(sent.ct_eq(expected.as_bytes()))
+}
+
+/// The signed-in page context, or the redirect to the signed-out page.
+pub async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Page, HttpResponse> {
+    let session = match current_session(req, state).await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return Err(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, SIGNED_OUT))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish());
+        }
+        Err(e) => return Err(problem_page(req, &e)),
+    };
     let (lang, remember_lang) = i18n::pick(req);
     Ok(Page {
-        owner: Arc::new(owner),
-        plan: Arc::new(plan),
-        csrf: session.csrf_token,
+        owner: Arc::new(session.owner),
+        plan: Arc::new(session.plan),
+        csrf: session.csrf,
         lang,
         remember_lang,
-        session_hash: hash.to_vec(),
+        session_hash: session.hash,
         path: req.path().to_owned(),
     })
 }
@@ -126,8 +156,7 @@ pub async fn signed_in_post(
     csrf: Option<&str>,
 ) -> Result<Page, HttpResponse> {
     let page = signed_in(req, state).await?;
-    let sent = csrf.unwrap_or_default().as_bytes();
-    let token_ok = sent.len() == page.csrf.len() && bool::from(sent.ct_eq(page.csrf.as_bytes()));
+    let token_ok = csrf_matches(&page.csrf, csrf.unwrap_or_default().as_bytes());
     if !state.web.same_origin(req) || !token_ok {
         let err = crate::error::ApiError::new(
             crate::error::ErrorCode::CsrfFailed,
