@@ -36,9 +36,8 @@ pub struct KeyActivity {
     pub chart: Vec<ChartDay>,
 }
 
-/// One of `owner_id`'s keys' activity now (another owner's key is `NOT_FOUND`).
-pub async fn key_activity(core: &Core, owner_id: &str, key_id: &str) -> Result<KeyActivity, Error> {
-    let key = core.store.get_owner_key(owner_id, key_id).await?;
+/// A key's activity now (the caller has read the key and checked its owner).
+pub async fn key_activity(core: &Core, key: &twin_store::KeyRecord) -> Result<KeyActivity, Error> {
     let now = core.clock.now();
     let today = Period::Day.start(now);
     let chart_start = today - Duration::days(CHART_DAYS as i64 - 1);

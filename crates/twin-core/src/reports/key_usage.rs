@@ -225,9 +225,18 @@ pub async fn key_usage(
     key_id: &str,
     since: Since,
 ) -> Result<KeyUsageReport, Error> {
-    let (label, from) = since_start(since, core.clock.now());
     // Ownership first: another owner's key is a 404, like an unknown one.
     let key = core.store.get_owner_key(owner_id, key_id).await?;
+    key_usage_of(core, &key, since).await
+}
+
+/// [`key_usage`] of a key the caller has already read (and checked the owner of).
+pub async fn key_usage_of(
+    core: &Core,
+    key: &twin_store::KeyRecord,
+    since: Since,
+) -> Result<KeyUsageReport, Error> {
+    let (label, from) = since_start(since, core.clock.now());
     // The database sums the roll-ups per (route, status, variant) and per day, so the rows
     // read stay few however old the key is.
     let (by_group, by_day) = core.store.key_usage_grouped(&key.id, from).await?;

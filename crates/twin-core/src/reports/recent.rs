@@ -77,9 +77,18 @@ pub async fn recent_calls(
 ) -> Result<RecentCalls, Error> {
     // Ownership first: another owner's key is a 404, like an unknown one.
     let key = core.store.get_owner_key(owner_id, key_id).await?;
+    recent_calls_of(core, &key, limit).await
+}
+
+/// [`recent_calls`] of a key the caller has already read (and checked the owner of).
+pub async fn recent_calls_of(
+    core: &Core,
+    key: &twin_store::KeyRecord,
+    limit: i64,
+) -> Result<RecentCalls, Error> {
     let calls = core.store.recent_calls(&key.id, limit).await?;
     Ok(RecentCalls {
-        key_id: key.id,
+        key_id: key.id.clone(),
         limit,
         items: calls.into_iter().map(RecentCall::from).collect(),
     })

@@ -14,8 +14,8 @@ use twin_core::keys::update::update_key;
 use twin_core::keys::{Actor, CreatedKey, KeyView, list_keys};
 use twin_core::reports::account::account_usage;
 use twin_core::reports::activity::key_activity;
-use twin_core::reports::key_usage::{KeyUsageReport, Since, key_usage};
-use twin_core::reports::recent::recent_calls;
+use twin_core::reports::key_usage::{KeyUsageReport, Since, key_usage_of};
+use twin_core::reports::recent::recent_calls_of;
 use twin_meter::Period;
 use twin_store::{KeyEnv, KeyStatus, Scope};
 
@@ -519,9 +519,10 @@ async fn key_page(
 ) -> Result<HttpResponse, ApiError> {
     let record = state.store.get_owner_key(&page.owner.id, id).await?;
     let view = KeyView::for_core(&record, state);
-    let activity = key_activity(state, &page.owner.id, id).await?;
-    let report = key_usage(state, &page.owner.id, id, Since::Month).await?;
-    let recent = recent_calls(state, &page.owner.id, id, 20).await?;
+    // The key is read once, with its owner checked; the reports take it from here.
+    let activity = key_activity(state, &record).await?;
+    let report = key_usage_of(state, &record, Since::Month).await?;
+    let recent = recent_calls_of(state, &record, 20).await?;
     let now = state.clock.now();
     let quota_reset = twin_meter::next_month_start(now);
     let spend_reset = view.spend_period.next_reset(now);
