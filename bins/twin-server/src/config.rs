@@ -35,6 +35,9 @@ struct FileConfig {
     usage_retention_days: Option<u32>,
     public_url: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    webhooks_allow_private: Option<bool>,
+    webhooks_retry_schedule: Option<String>,
+    alerts_sweep_interval: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +65,37 @@ pub struct Config {
     pub public_url: Option<twin_http::PublicUrl>,
     /// The peers whose forwarded headers count.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Webhook delivery (SPEC §15).
+    pub webhooks: twin_core::webhooks::WebhookSettings,
+}
+
+/// A duration such as `10s`, `1m`, `2h`, `3d` or `500ms`.
+fn parse_duration(text: &str) -> Result<std::time::Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .context("a duration needs a unit (ms, s, m, h, d)")?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .context("a duration starts with a whole number")?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => bail!("unknown duration unit {unit:?} (ms, s, m, h, d)"),
+    };
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+fn parse_bool(name: &str, text: &str) -> Result<bool> {
+    match text.trim() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        other => bail!("{name} must be true or false, not {other:?}"),
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -230,7 +264,31 @@ impl Config {
             ),
         }
         .map_err(|e| anyhow::anyhow!("TWIN_TRUSTED_PROXIES: {e}"))?;
+        let mut webhooks = twin_core::webhooks::WebhookSettings {
+            allow_private: match env("TWIN_WEBHOOKS_ALLOW_PRIVATE") {
+                Some(v) => parse_bool("TWIN_WEBHOOKS_ALLOW_PRIVATE", &v)?,
+                None => file_config.webhooks_allow_private.unwrap_or(false),
+            },
+            ..Default::default()
+        };
+        if let Some(list) =
+            env("TWIN_WEBHOOKS_RETRY_SCHEDULE").or(file_config.webhooks_retry_schedule)
+        {
+            webhooks.retry_schedule = list
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(parse_duration)
+                .collect::<Result<_>>()
+                .context("TWIN_WEBHOOKS_RETRY_SCHEDULE (e.g. 10s,1m,5m,30m,2h,6h,12h)")?;
+        }
+        if let Some(every) = env("TWIN_ALERTS_SWEEP_INTERVAL").or(file_config.alerts_sweep_interval)
+        {
+            webhooks.sweep_interval = parse_duration(&every)
+                .context("TWIN_ALERTS_SWEEP_INTERVAL")?
+                .max(std::time::Duration::from_millis(100));
+        }
         Ok(Config {
+            webhooks,
             public_url,
             trusted_proxies,
             prices,

@@ -40,6 +40,7 @@ pub async fn run(store: &Store, config: &Config, base_url: &str, json: bool) -> 
     }
     let plan = config.plans.get(&owner.plan);
     let spec = KeySpec {
+        alerts: Default::default(),
         owner_id: owner.id.clone(),
         env: KeyEnv::Live,
         name: "demo key".into(),

@@ -175,6 +175,10 @@ async fn serve(config: Config) -> Result<()> {
         trusted_proxies: config.trusted_proxies.clone(),
     };
     state.prices = config.prices.clone();
+    state.webhooks = config.webhooks.clone();
+    // Webhook delivery and the alert sweeps run on every replica: each delivery is claimed
+    // by one, and each alert is recorded once (SPEC §15).
+    state.spawn_webhooks();
     let usage = state.usage.clone();
     let meter = state.meter.clone();
     twin_core::retention::spawn(

@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alerts;
 pub mod caches;
 pub mod error;
 pub mod input;
@@ -36,6 +37,7 @@ pub mod sync;
 pub mod time_fmt;
 pub mod twin;
 pub mod usage;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -78,6 +80,10 @@ pub struct Core {
     pub prices: Prices,
     /// Verified keys and owners' twins.
     pub caches: Caches,
+    /// How webhooks are delivered (SPEC §15).
+    pub webhooks: webhooks::WebhookSettings,
+    /// This replica's delivery counters.
+    pub webhook_stats: std::sync::Arc<webhooks::dispatch::DeliveryStats>,
 }
 
 impl Core {
@@ -92,6 +98,8 @@ impl Core {
     pub fn with_sync(store: Store, sync: SyncOptions) -> Self {
         let core = Self::build(store, UsageLogger::start);
         core.meter.spawn_sweeper();
+        core.meter
+            .set_alerts(alerts::spawn_crossings(core.store.clone()));
         sync::spawn(
             core.store.clone(),
             core.caches.clone(),
@@ -143,7 +151,16 @@ impl Core {
             plans: PlanCatalog::builtin(),
             clock: Arc::new(twin_meter::SystemClock),
             render_cache: RenderCache::new(64 * 1024 * 1024),
+            webhooks: webhooks::WebhookSettings::default(),
+            webhook_stats: Default::default(),
         }
+    }
+
+    /// Starts webhook delivery and the alert sweeps (SPEC §15) with [`Core::webhooks`] as
+    /// configured; a serving process calls it once, after setting them.
+    pub fn spawn_webhooks(&self) {
+        webhooks::dispatch::spawn(self);
+        alerts::spawn_sweeps(self);
     }
 
     /// The plan named `slug`; a plan missing from the configuration has no API access (its

@@ -307,6 +307,8 @@ struct Lease {
     spent_until: Option<(Instant, i64)>,
     /// A background reservation is in flight.
     refilling: bool,
+    /// How many of the key's alert thresholds this replica saw reached in the period.
+    alerted: usize,
 }
 
 impl Lease {
@@ -500,6 +502,8 @@ pub struct Meter<R: Reservations = Store> {
     store: R,
     config: MeterConfig,
     keys: Mutex<HashMap<String, Entry>>,
+    /// Where threshold crossings go (see [`crate::alerts`]); none: not watched.
+    alerts: std::sync::OnceLock<crate::alerts::CrossingSender>,
 }
 
 impl<R: Reservations> std::fmt::Debug for Meter<R> {
@@ -537,6 +541,62 @@ impl<R: Reservations> Meter<R> {
             store,
             config,
             keys: Mutex::new(HashMap::new()),
+            alerts: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Hands threshold crossings to `sender` from now on (once; later calls are ignored).
+    pub fn set_alerts(&self, sender: crate::alerts::CrossingSender) {
+        let _ = self.alerts.set(sender);
+    }
+
+    /// After a spend: each of the key's thresholds that its quota or spend now reaches, and
+    /// that this replica has not seen reached in the period, goes to the alerts channel. On
+    /// the request path this is a comparison; the database hears of it in the background.
+    fn watch_thresholds(&self, leases: &mut KeyLeases, ask: &Ask<'_>) {
+        let Some(sender) = self.alerts.get() else {
+            return;
+        };
+        let thresholds = ask.key.alerts.thresholds();
+        if thresholds.is_empty() {
+            return;
+        }
+        for kind in Allowance::ALL {
+            let need = ask.need(kind);
+            let lease = leases.lease_mut(kind);
+            let (Some(limit), true) = (need.limit, need.units > 0) else {
+                continue;
+            };
+            if limit <= 0 {
+                continue;
+            }
+            let used = lease.used();
+            while let Some(&pct) = thresholds.get(lease.alerted) {
+                // used / limit >= pct / 100, in integers that cannot overflow.
+                if i128::from(used) * 100 < i128::from(pct) * i128::from(limit) {
+                    break;
+                }
+                lease.alerted += 1;
+                let (period_start, resets_at) = match kind {
+                    Allowance::Quota => (need.period, Some(twin_meter::next_month_start(ask.now))),
+                    Allowance::Spend => (need.period, ask.spend_period.next_reset(ask.now)),
+                };
+                let _ = sender.send(crate::alerts::Crossing {
+                    key_id: ask.key.id.clone(),
+                    owner_id: ask.key.owner_id.clone(),
+                    prefix: ask.key.prefix.clone(),
+                    name: ask.key.name.clone(),
+                    env: ask.key.env.as_str(),
+                    counter_id: ask.key.counter_id.clone(),
+                    allowance: kind,
+                    threshold: pct,
+                    used,
+                    limit,
+                    period_start,
+                    resets_at,
+                    at: ask.now,
+                });
+            }
         }
     }
 
@@ -824,6 +884,7 @@ impl<R: Reservations> Meter<R> {
             quota: ask.need(Allowance::Quota).units > 0,
             credits: ask.cost(),
         };
+        self.watch_thresholds(leases, ask);
         self.refill_ahead(entry, leases, ask);
         let headers = self.headers_for(leases, ask, None);
         Step::Done(Ok((charge, headers)))

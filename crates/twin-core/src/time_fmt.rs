@@ -1,20 +1,11 @@
 //! Timestamp formatting for response bodies.
 
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 /// ISO 8601 / RFC 3339 in UTC with a `Z`: whole seconds (`2026-12-01T00:00:00Z`) when the
 /// instant has no milliseconds, otherwise exactly three decimals (`…T12:00:01.250Z`).
 pub fn iso(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    if t.millisecond() == 0 {
-        twin_meter::iso8601(t)
-    } else {
-        let format = format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        );
-        t.format(&format).unwrap_or_else(|_| twin_meter::iso8601(t))
-    }
+    twin_meter::iso8601_millis(t)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "public", description = "The public twin API (scope `twin:read`)"),
         (name = "keys", description = "The owner's keys (scopes `keys:read`, `keys:write`)"),
         (name = "account", description = "The owner's profile and usage (scope `account:read`)"),
+        (name = "webhooks", description = "Webhook endpoints and their deliveries (scopes `webhooks:read`, `webhooks:write`); events are signed as Standard Webhooks"),
         (name = "admin", description = "The operator API: owners, plans, snapshots, keys on an owner's behalf, login links (admin token)"),
         (name = "dashboard", description = "Dashboard login (one-time links issued by an operator)"),
         (name = "ops", description = "Liveness and readiness"),

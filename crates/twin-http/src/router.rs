@@ -49,7 +49,16 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
                 .service(owner::key_usage::usage)
                 .service(owner::key_recent::recent)
                 .service(owner::account::account)
-                .service(owner::account::usage),
+                .service(owner::account::usage)
+                .service(owner::webhooks_create::create_webhook)
+                .service(owner::webhooks_list::list_webhooks)
+                .service(owner::webhooks_get::get_webhook)
+                .service(owner::webhooks_update::update_webhook)
+                .service(owner::webhooks_delete::delete_webhook)
+                .service(owner::webhooks_rotate::rotate_webhook_secret)
+                .service(owner::webhooks_test::test_webhook)
+                .service(owner::webhook_deliveries::list_deliveries)
+                .service(owner::webhook_deliveries::redeliver),
         );
 }
 

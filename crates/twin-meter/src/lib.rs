@@ -25,4 +25,4 @@ pub use spend::{
     HEADER_SPEND_COST, HEADER_SPEND_PERIOD_LIMIT, HEADER_SPEND_PERIOD_RESET,
     HEADER_SPEND_PERIOD_USED, SpendDecision, SpendLimitExceeded, decide_spend,
 };
-pub use timestamp::{TimestampError, iso8601, parse_iso8601};
+pub use timestamp::{TimestampError, iso8601, iso8601_millis, parse_iso8601};

@@ -29,6 +29,29 @@ pub fn iso8601(t: OffsetDateTime) -> String {
     )
 }
 
+/// Formats `t` like [`iso8601`] when it has no milliseconds, otherwise with exactly three
+/// decimals (`2026-11-15T12:00:01.250Z`): the form of event and response timestamps that
+/// record an instant rather than a boundary.
+///
+/// ```
+/// use time::macros::datetime;
+/// assert_eq!(twin_meter::iso8601_millis(datetime!(2026-12-01 0:00 UTC)), "2026-12-01T00:00:00Z");
+/// assert_eq!(
+///     twin_meter::iso8601_millis(datetime!(2026-11-15 12:00:01.123456 UTC)),
+///     "2026-11-15T12:00:01.123Z"
+/// );
+/// ```
+pub fn iso8601_millis(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    let ms = t.millisecond();
+    let mut s = iso8601(t);
+    if ms != 0 {
+        s.pop();
+        s.push_str(&format!(".{ms:03}Z"));
+    }
+    s
+}
+
 /// A timestamp that is not valid RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid timestamp `{value}`: expected RFC 3339 / ISO 8601 such as 2026-12-01T00:00:00Z")]

@@ -34,6 +34,8 @@ pub struct KeySpec {
     pub rotated_from: Option<String>,
     /// The owner's metadata.
     pub meta: Option<crate::model::KeyMeta>,
+    /// Alert settings.
+    pub alerts: crate::model::KeyAlerts,
 }
 
 impl Store {
@@ -156,6 +158,7 @@ impl Store {
                 created_by: spec.created_by.clone(),
                 rotated_from: spec.rotated_from.clone(),
                 meta: spec.meta.clone(),
+                alerts: spec.alerts.clone(),
             };
             let attempt = KeyInsert {
                 audit: Some(audit),

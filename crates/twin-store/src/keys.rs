@@ -8,10 +8,11 @@ use crate::audit::{NewAuditRow, append_audit};
 use crate::changes::append_change;
 use crate::db::{with_conn, with_write_conn};
 use crate::model::{
-    AuditEvent, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey, Page, ScopeSet,
-    StoredHash, from_ms, to_ms,
+    AlertRules, AuditEvent, KeyAlerts, KeyCounters, KeyEnv, KeyPatch, KeyRecord, KeyStatus, NewKey,
+    Page, ScopeSet, StoredHash, from_ms, to_ms,
 };
 use crate::schema::{api_keys, key_counters, owners};
+use crate::webhooks::{KeyRef, key_event, record_event};
 use crate::{Store, StoreError, StoreResult};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -42,6 +43,8 @@ struct KeyRow {
     counter_id: String,
     rotated_to: Option<String>,
     meta: Option<String>,
+    alert_thresholds: Option<String>,
+    alerts: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -99,6 +102,20 @@ fn record(row: KeyRow, counters: CountersRow) -> StoreResult<KeyRecord> {
             .map(serde_json::from_str::<crate::model::KeyMeta>)
             .transpose()
             .map_err(|e| StoreError::Invalid(format!("stored key metadata: {e}")))?,
+        alerts: KeyAlerts {
+            thresholds: row
+                .alert_thresholds
+                .as_deref()
+                .map(serde_json::from_str::<Vec<u8>>)
+                .transpose()
+                .map_err(|e| StoreError::Invalid(format!("stored alert thresholds: {e}")))?,
+            rules: row
+                .alerts
+                .as_deref()
+                .map(serde_json::from_str::<AlertRules>)
+                .transpose()
+                .map_err(|e| StoreError::Invalid(format!("stored alert rules: {e}")))?,
+        },
         counters: KeyCounters {
             quota_period: counters.quota_period,
             quota_used: counters.quota_used,
@@ -120,7 +137,19 @@ struct KeyChanges {
     spend_limit: Option<Option<i64>>,
     spend_period: Option<String>,
     meta: Option<Option<String>>,
+    alert_thresholds: Option<Option<String>>,
+    alerts: Option<Option<String>>,
     updated_at: Option<i64>,
+}
+
+/// The stored text of alert thresholds.
+fn thresholds_to_db(t: &[u8]) -> String {
+    serde_json::to_string(t).unwrap_or_else(|_| "[]".into())
+}
+
+/// The stored text of alert rules (none stored when no rule is set).
+fn rules_to_db(r: &AlertRules) -> Option<String> {
+    (!r.is_empty()).then(|| serde_json::to_string(r).unwrap_or_default())
 }
 
 /// A listing cursor: the `(created_at, id)` of the last item of the previous page.
@@ -206,6 +235,8 @@ impl Store {
                 .meta
                 .as_ref()
                 .map(|m| serde_json::Value::Object(m.clone()).to_string()),
+            alert_thresholds: new.alerts.thresholds.as_deref().map(thresholds_to_db),
+            alerts: new.alerts.rules.as_ref().and_then(rules_to_db),
         };
         let counters = CountersRow {
             key_id: row.id.clone(),
@@ -216,6 +247,27 @@ impl Store {
         };
         let id = row.id.clone();
         let owner_id = row.owner_id.clone();
+        // The key's event (key.created, key.rotated) goes to the outbox in the same
+        // transaction as the key and its audit row.
+        let event = match &insert.audit {
+            Some(audit) => Some(key_event(
+                &audit.event,
+                KeyRef {
+                    id: &row.id,
+                    owner_id: &row.owner_id,
+                    prefix: &row.prefix,
+                    name: &row.name,
+                    env: &row.env,
+                },
+                &audit.actor,
+                audit.at,
+                match &row.rotated_from {
+                    Some(old) => serde_json::json!({ "rotatedFrom": old }),
+                    None => serde_json::json!({}),
+                },
+            )?),
+            None => None,
+        };
         let audit = insert.audit.map(NewAuditRow::from);
         let ends = insert.ends_predecessor_at.map(to_ms);
         let predecessor = row.rotated_from.clone().filter(|_| ends.is_some());
@@ -321,11 +373,17 @@ impl Store {
                 if let Some(audit) = &audit {
                     append_audit!(conn, audit)?;
                 }
+                if let Some(event) = &event {
+                    record_event!(conn, event, None)?;
+                }
                 append_change!(conn, Some(&row.id), Some(&row.owner_id), now)?;
                 Ok(())
             })
             .await?
         });
+        if event.is_some() {
+            self.run_event_hooks();
+        }
         if let Some(old) = &predecessor {
             self.run_hooks(Some(old), None);
         }
@@ -468,6 +526,22 @@ impl Store {
             .as_ref()
             .is_some_and(|p| *p != current.spend_period);
         let now = to_ms(self.now());
+        let event = match &audit {
+            Some(audit) => {
+                let mut key = KeyRef::from(&current);
+                if let Some(name) = &patch.name {
+                    key.name = name;
+                }
+                Some(key_event(
+                    &audit.event,
+                    key,
+                    &audit.actor,
+                    audit.at,
+                    serde_json::json!({ "changed": patch.changed_fields() }),
+                )?)
+            }
+            None => None,
+        };
         let changes = KeyChanges {
             name: patch.name,
             is_active: patch.is_active,
@@ -480,6 +554,10 @@ impl Store {
             meta: patch
                 .meta
                 .map(|m| m.map(|m| serde_json::Value::Object(m).to_string())),
+            alert_thresholds: patch
+                .alert_thresholds
+                .map(|t| t.as_deref().map(thresholds_to_db)),
+            alerts: patch.alert_rules.map(|r| r.as_ref().and_then(rules_to_db)),
             updated_at: Some(now),
         };
         let audit = audit.map(NewAuditRow::from);
@@ -510,11 +588,17 @@ impl Store {
                 if let Some(audit) = &audit {
                     append_audit!(conn, audit)?;
                 }
+                if let Some(event) = &event {
+                    record_event!(conn, event, None)?;
+                }
                 append_change!(conn, Some(id), Some(owner_id), now)?;
                 Ok(())
             })
             .await?
         });
+        if event.is_some() {
+            self.run_event_hooks();
+        }
         self.run_hooks(Some(id), Some(owner_id));
         self.find_key(id).await
     }
@@ -533,9 +617,19 @@ impl Store {
         id: &str,
         actor: Option<&str>,
     ) -> StoreResult<KeyRecord> {
-        self.get_owner_key(owner_id, id).await?;
+        let current = self.get_owner_key(owner_id, id).await?;
         let at = self.now();
         let now = to_ms(at);
+        let event = match actor {
+            Some(actor) => Some(key_event(
+                "key.revoked",
+                KeyRef::from(&current),
+                actor,
+                at,
+                serde_json::json!({}),
+            )?),
+            None => None,
+        };
         let audit = actor.map(|actor| {
             NewAuditRow::from(AuditEvent {
                 owner_id: owner_id.to_owned(),
@@ -561,14 +655,57 @@ impl Store {
                     && let Some(audit) = &audit
                 {
                     append_audit!(conn, audit)?;
+                    if let Some(event) = &event {
+                        record_event!(conn, event, None)?;
+                    }
                 }
                 append_change!(conn, Some(id), Some(owner_id), now)?;
                 Ok(())
             })
             .await?
         });
+        if event.is_some() {
+            self.run_event_hooks();
+        }
         self.run_hooks(Some(id), Some(owner_id));
         self.find_key(id).await
+    }
+}
+
+impl Store {
+    /// Keys that are not revoked and have alert rules (the rules sweep reads these).
+    pub async fn keys_with_alert_rules(&self) -> StoreResult<Vec<KeyRecord>> {
+        let rows: Vec<(KeyRow, CountersRow)> = with_conn!(self, |conn| {
+            api_keys::table
+                .inner_join(key_counters::table.on(key_counters::key_id.eq(api_keys::counter_id)))
+                .filter(api_keys::alerts.is_not_null())
+                .filter(api_keys::revoked_at.is_null())
+                .select((KeyRow::as_select(), CountersRow::as_select()))
+                .load(conn)
+                .await?
+        });
+        rows.into_iter().map(|(k, c)| record(k, c)).collect()
+    }
+
+    /// Keys that are not revoked and expire within `[from, to]` (the expiry sweep).
+    pub async fn keys_expiring_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<KeyRecord>> {
+        let (from, to) = (to_ms(from), to_ms(to));
+        let rows: Vec<(KeyRow, CountersRow)> = with_conn!(self, |conn| {
+            api_keys::table
+                .inner_join(key_counters::table.on(key_counters::key_id.eq(api_keys::counter_id)))
+                .filter(api_keys::expires_at.is_not_null())
+                .filter(api_keys::revoked_at.is_null())
+                .filter(api_keys::expires_at.ge(from))
+                .filter(api_keys::expires_at.le(to))
+                .select((KeyRow::as_select(), CountersRow::as_select()))
+                .load(conn)
+                .await?
+        });
+        rows.into_iter().map(|(k, c)| record(k, c)).collect()
     }
 }
 

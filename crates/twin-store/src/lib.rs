@@ -35,6 +35,7 @@ mod snapshots;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod usage;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -47,9 +48,10 @@ pub use error::{StoreError, StoreResult};
 pub use issue::{KeySpec, Rotation};
 pub use leases::Grant;
 pub use model::{
-    AuditEvent, InvalidValue, KeyCounters, KeyEnv, KeyMeta, KeyPatch, KeyRecord, KeyStatus,
-    MAX_META_BYTES, NewKey, NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet,
-    Snapshot, SnapshotStatus, StoredHash,
+    AlertPeriod, AlertRules, AuditEvent, CountRule, DEFAULT_ALERT_THRESHOLDS, InvalidValue,
+    KeyAlerts, KeyCounters, KeyEnv, KeyMeta, KeyPatch, KeyRecord, KeyStatus, MAX_META_BYTES,
+    NewKey, NewOwner, NewSnapshot, Owner, OwnerPatch, Page, Scope, ScopeSet, Snapshot,
+    SnapshotStatus, StoredHash,
 };
 pub use owners::FirstKey;
 pub use sessions::{DashboardSession, NewLoginLink, NewSession};
@@ -72,6 +74,9 @@ pub struct Store {
     config: Arc<StoreConfig>,
     clock: Arc<dyn Clock>,
     hooks: Arc<std::sync::RwLock<Vec<ChangeHook>>>,
+    /// Woken each time this process records a webhook event or makes a delivery due, so
+    /// its dispatcher starts at once instead of at its next poll.
+    events: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -93,6 +98,7 @@ impl Store {
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             hooks: Arc::default(),
+            events: Arc::default(),
         })
     }
 
@@ -115,6 +121,15 @@ impl Store {
         for hook in self.hooks.read().unwrap_or_else(|p| p.into_inner()).iter() {
             hook(key_id, owner_id);
         }
+    }
+
+    /// Notified each time this process records a webhook event or makes a delivery due.
+    pub fn event_notifier(&self) -> Arc<tokio::sync::Notify> {
+        self.events.clone()
+    }
+
+    pub(crate) fn run_event_hooks(&self) {
+        self.events.notify_one();
     }
 
     /// The database URL (it may hold a password: never log it).

@@ -116,17 +116,33 @@ string_enum! {
         UsageRead => "usage:read",
         /// The owner's profile and monthly usage.
         AccountRead => "account:read",
+        /// List webhook endpoints and their deliveries.
+        WebhooksRead => "webhooks:read",
+        /// Create, change, delete and test webhook endpoints and alert rules.
+        WebhooksWrite => "webhooks:write",
+    }
+}
+
+string_enum! {
+    /// The window an alert rule counts calls over.
+    AlertPeriod {
+        /// The current UTC hour.
+        Hour => "hour",
+        /// The current UTC day.
+        Day => "day",
     }
 }
 
 impl Scope {
     /// Every scope, in the order of the spec's table.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 7] = [
         Scope::TwinRead,
         Scope::KeysRead,
         Scope::KeysWrite,
         Scope::UsageRead,
         Scope::AccountRead,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
     ];
 
     fn bit(self) -> u8 {
@@ -339,6 +355,8 @@ pub struct KeyRecord {
     pub rotated_to: Option<String>,
     /// The owner's own metadata (SPEC §2 `meta`), never interpreted.
     pub meta: Option<KeyMeta>,
+    /// Alert settings (SPEC §15).
+    pub alerts: KeyAlerts,
     /// The key's counters as last written to the database (the lineage's shared row).
     pub counters: KeyCounters,
 }
@@ -425,6 +443,8 @@ pub struct NewKey {
     pub rotated_from: Option<String>,
     /// The owner's metadata.
     pub meta: Option<KeyMeta>,
+    /// Alert settings (SPEC §15).
+    pub alerts: KeyAlerts,
 }
 
 /// A key's metadata: any JSON object, stored serialized.
@@ -454,6 +474,32 @@ pub struct KeyPatch {
     pub spend_period: Option<twin_meter::Period>,
     /// New metadata, or `Some(None)` to clear it.
     pub meta: Option<Option<KeyMeta>>,
+    /// New quota and spend thresholds (`Some(None)`: back to the default).
+    pub alert_thresholds: Option<Option<Vec<u8>>>,
+    /// New alert rules (`Some(None)`: none).
+    pub alert_rules: Option<Option<AlertRules>>,
+}
+
+impl KeyPatch {
+    /// The API names of the fields the patch changes, in the body's order.
+    pub fn changed_fields(&self) -> Vec<&'static str> {
+        [
+            (self.name.is_some(), "name"),
+            (self.is_active.is_some(), "isActive"),
+            (self.scopes.is_some(), "scopes"),
+            (self.expires_at.is_some(), "expiresAt"),
+            (self.monthly_quota.is_some(), "monthlyQuota"),
+            (self.rate_limit_rpm.is_some(), "rateLimitRpm"),
+            (self.spend_limit.is_some(), "spendLimit"),
+            (self.spend_period.is_some(), "spendPeriod"),
+            (self.meta.is_some(), "meta"),
+            (self.alert_thresholds.is_some(), "alertThresholds"),
+            (self.alert_rules.is_some(), "alerts"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
 }
 
 /// One page of a listing plus the cursor of the next page.
@@ -480,6 +526,66 @@ pub struct AuditEvent {
     pub detail: Option<String>,
     /// When.
     pub at: OffsetDateTime,
+}
+
+/// The quota and spend thresholds of a key without its own: 80 % and 100 %.
+pub const DEFAULT_ALERT_THRESHOLDS: [u8; 2] = [80, 100];
+
+/// A key's alert settings (SPEC §15): the percentages of its monthly quota and spend cap
+/// that fire `quota.threshold` / `spend.threshold`, and its rules for `usage.high`,
+/// `failures.high` and `activity.unusual`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyAlerts {
+    /// Percentages, ascending and distinct; `None`: [`DEFAULT_ALERT_THRESHOLDS`].
+    pub thresholds: Option<Vec<u8>>,
+    /// The rules, if any.
+    pub rules: Option<AlertRules>,
+}
+
+impl KeyAlerts {
+    /// The percentages in force, ascending.
+    pub fn thresholds(&self) -> &[u8] {
+        self.thresholds
+            .as_deref()
+            .unwrap_or(&DEFAULT_ALERT_THRESHOLDS)
+    }
+}
+
+/// Seed 001's alert rules, as the API reads and shows them
+/// (`{highUsage: {threshold, period}, failures: {threshold, period}, unusualActivity}`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertRules {
+    /// `usage.high` when more than `threshold` calls are made in the period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_usage: Option<CountRule>,
+    /// `failures.high` when more than `threshold` calls are answered 4xx or 5xx in the period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<CountRule>,
+    /// `activity.unusual` when an hour's calls pass 10 times the key's hourly average of the
+    /// previous 7 days (and at least 100).
+    #[serde(default)]
+    pub unusual_activity: bool,
+}
+
+impl AlertRules {
+    /// Whether any rule is set.
+    pub fn is_empty(&self) -> bool {
+        self.high_usage.is_none() && self.failures.is_none() && !self.unusual_activity
+    }
+}
+
+/// More than `threshold` calls in one `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CountRule {
+    /// Calls, 1 to 1,000,000,000.
+    #[cfg_attr(feature = "utoipa", schema(minimum = 1, maximum = 1_000_000_000))]
+    pub threshold: i64,
+    /// `hour` or `day` (UTC).
+    pub period: AlertPeriod,
 }
 
 pub(crate) fn to_ms(t: OffsetDateTime) -> i64 {
@@ -546,6 +652,7 @@ mod tests {
             counter_id: "k".into(),
             rotated_to: None,
             meta: None,
+            alerts: KeyAlerts::default(),
             counters: KeyCounters::default(),
         };
         assert_eq!(key.status(now), KeyStatus::Active);

@@ -55,6 +55,8 @@ diesel::table! {
         counter_id -> Text,
         rotated_to -> Nullable<Text>,
         meta -> Nullable<Text>,
+        alert_thresholds -> Nullable<Text>,
+        alerts -> Nullable<Text>,
     }
 }
 
@@ -148,6 +150,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     dashboard_sessions,
     audit_events,
     changes,
+    webhook_endpoints,
+    webhook_events,
+    webhook_deliveries,
+    alert_marks,
 );
 
 diesel::table! {
@@ -158,3 +164,63 @@ diesel::table! {
         at -> BigInt,
     }
 }
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        owner_id -> Text,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<BigInt>,
+        failing_since -> Nullable<BigInt>,
+        disabled_reason -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        owner_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (seq) {
+        seq -> BigInt,
+        id -> Text,
+        endpoint_id -> Text,
+        event_seq -> BigInt,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Nullable<BigInt>,
+        claimed_until -> Nullable<BigInt>,
+        last_attempt_at -> Nullable<BigInt>,
+        last_status_code -> Nullable<BigInt>,
+        last_latency_ms -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_response -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    alert_marks (subject, kind, level, period) {
+        subject -> Text,
+        kind -> Text,
+        level -> BigInt,
+        period -> BigInt,
+        at -> BigInt,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_events (event_seq));

@@ -298,6 +298,51 @@ pub fn day_of(t: OffsetDateTime) -> i64 {
 }
 
 impl Store {
+    /// Calls `key_id` made since `since` (those answered 4xx or 5xx only, with `failures`),
+    /// from the raw log (the alert rules of the current hour or day).
+    pub async fn key_calls_since(
+        &self,
+        key_id: &str,
+        since: OffsetDateTime,
+        failures: bool,
+    ) -> StoreResult<i64> {
+        let since = to_ms(since);
+        Ok(with_conn!(self, |conn| {
+            let mut q = usage_log::table
+                .filter(usage_log::key_id.eq(key_id))
+                .filter(usage_log::at.ge(since))
+                .count()
+                .into_boxed();
+            if failures {
+                q = q.filter(usage_log::status.ge(400));
+            }
+            q.get_result::<i64>(conn).await?
+        }))
+    }
+
+    /// Calls `key_id` made on the UTC days from `from_day` (inclusive) to `to_day`
+    /// (exclusive), from the daily roll-ups.
+    pub async fn key_calls_in_days(
+        &self,
+        key_id: &str,
+        from_day: OffsetDateTime,
+        to_day: OffsetDateTime,
+    ) -> StoreResult<i64> {
+        let (from, to) = (day_of(from_day), day_of(to_day));
+        // A few rows per day (route × status × variant): summed here, where the sum's type
+        // is the same on both backends.
+        let calls: Vec<i64> = with_conn!(self, |conn| {
+            usage_daily::table
+                .filter(usage_daily::key_id.eq(key_id))
+                .filter(usage_daily::day.ge(from))
+                .filter(usage_daily::day.lt(to))
+                .select(usage_daily::calls)
+                .load(conn)
+                .await?
+        });
+        Ok(calls.iter().sum())
+    }
+
     /// Writes a batch of usage entries: the raw rows, the daily roll-ups and each key's
     /// `lastUsedAt` / `usageCount`, in one transaction so a batch is counted once or not at
     /// all.

@@ -24,6 +24,7 @@ fn spec(owner_id: &str) -> KeySpec {
         created_by: "operator".into(),
         rotated_from: None,
         meta: None,
+        alerts: Default::default(),
     }
 }
 

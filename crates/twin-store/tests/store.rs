@@ -45,6 +45,7 @@ fn new_key(owner_id: &str, id: &str) -> NewKey {
         created_by: "test".into(),
         rotated_from: None,
         meta: None,
+        alerts: Default::default(),
     }
 }
 

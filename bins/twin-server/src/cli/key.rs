@@ -55,7 +55,39 @@ pub enum KeyCommand {
         /// Metadata for your own bookkeeping: a JSON object of at most 4 KiB.
         #[arg(long)]
         meta: Option<String>,
+        /// Percentages of the quota and spend cap that send threshold events (default
+        /// 80,100; `none` sends none).
+        #[arg(long, value_name = "PCTS")]
+        alert_thresholds: Option<String>,
+        /// Alert rules as JSON, e.g. '{"highUsage":{"threshold":1000,"period":"hour"},"unusualActivity":true}'.
+        #[arg(long, value_name = "JSON")]
+        alerts: Option<String>,
         /// Print the key as JSON (the API's shape, with `key` and `warning`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or change a key's alert settings (SPEC §15).
+    #[command(
+        after_help = "Examples:\n  twin-server key alerts ana 1a2b3c4d --thresholds 50,80,100\n  twin-server key alerts ana 1a2b3c4d --rules '{\"failures\":{\"threshold\":50,\"period\":\"hour\"}}'\n  twin-server key alerts ana 1a2b3c4d --default-thresholds --no-rules"
+    )]
+    Alerts {
+        /// Owner id.
+        owner: String,
+        /// Key id (8 hex).
+        key_id: String,
+        /// New thresholds (`none`: no threshold events).
+        #[arg(long, value_name = "PCTS", conflicts_with = "default_thresholds")]
+        thresholds: Option<String>,
+        /// Back to the default thresholds (80,100).
+        #[arg(long)]
+        default_thresholds: bool,
+        /// New rules as JSON.
+        #[arg(long, value_name = "JSON", conflicts_with = "no_rules")]
+        rules: Option<String>,
+        /// Remove the rules.
+        #[arg(long)]
+        no_rules: bool,
+        /// Print the settings as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -114,6 +146,8 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
             spend_limit,
             spend_period,
             meta,
+            alert_thresholds,
+            alerts,
             json,
         } => {
             require_owner(state, &owner).await?;
@@ -148,6 +182,11 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
                 spend_limit,
                 spend_period,
                 meta,
+                alert_thresholds: alert_thresholds
+                    .as_deref()
+                    .map(thresholds_arg)
+                    .transpose()?,
+                alerts: alerts.as_deref().map(rules_arg).transpose()?,
             };
             let created = create_key_for_owner(state, &owner, body, ACTOR)
                 .await
@@ -218,6 +257,74 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
             }
             Ok(())
         }
+        KeyCommand::Alerts {
+            owner,
+            key_id,
+            thresholds,
+            default_thresholds,
+            rules,
+            no_rules,
+            json,
+        } => {
+            let plan = state.plan(&require_owner(state, &owner).await?.plan);
+            let body = twin_core::keys::spec::UpdateKeyBody {
+                alert_thresholds: match (thresholds, default_thresholds) {
+                    (Some(t), _) => Some(Some(thresholds_arg(&t)?)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                alerts: match (rules, no_rules) {
+                    (Some(r), _) => Some(Some(rules_arg(&r)?)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                ..Default::default()
+            };
+            let key = if body.alert_thresholds.is_none() && body.alerts.is_none() {
+                state
+                    .store
+                    .get_owner_key(&owner, &key_id)
+                    .await
+                    .map_err(|e| not_found_key(e.into(), &owner, &key_id))?
+            } else {
+                twin_core::keys::update::update_key(
+                    state,
+                    &owner,
+                    &key_id,
+                    &plan,
+                    body,
+                    &Actor::unlimited(ACTOR),
+                )
+                .await
+                .map_err(|e| not_found_key(e, &owner, &key_id))?
+            };
+            let view = KeyView::new(&key, state.clock.now());
+            if json {
+                return print_json(&serde_json::json!({
+                    "id": view.id,
+                    "alertThresholds": view.alert_thresholds,
+                    "alerts": view.alerts,
+                }));
+            }
+            println!(
+                "Key {} ({}): thresholds {}; rules {}",
+                view.id,
+                view.prefix,
+                if view.alert_thresholds.is_empty() {
+                    "none".to_owned()
+                } else {
+                    view.alert_thresholds
+                        .iter()
+                        .map(|p| format!("{p}%"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                view.alerts
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), |r| serde_json::json!(r).to_string())
+            );
+            Ok(())
+        }
         KeyCommand::Revoke {
             owner,
             key_id,
@@ -271,6 +378,26 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `80,100` (or `none`) as the API's list of percentages.
+fn thresholds_arg(text: &str) -> Result<Vec<serde_json::Value>> {
+    if text.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse::<u64>()
+                .map(serde_json::Value::from)
+                .map_err(|_| anyhow!("--thresholds: whole percentages such as 80,100"))
+        })
+        .collect()
+}
+
+fn rules_arg(text: &str) -> Result<twin_store::AlertRules> {
+    serde_json::from_str(text).map_err(|e| anyhow!("alert rules must be JSON like {{\"highUsage\":{{\"threshold\":1000,\"period\":\"hour\"}}}}: {e}"))
 }
 
 fn not_found_key(err: twin_core::Error, owner: &str, key_id: &str) -> anyhow::Error {

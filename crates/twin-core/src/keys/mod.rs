@@ -160,6 +160,10 @@ pub struct KeyView {
     /// The owner's metadata, as set on create or PATCH (null when none).
     #[schema(value_type = Option<Object>)]
     pub meta: Option<twin_store::KeyMeta>,
+    /// The percentages of the quota and spend cap that send threshold events.
+    pub alert_thresholds: Vec<u8>,
+    /// The key's alert rules (null when none).
+    pub alerts: Option<twin_store::AlertRules>,
 }
 
 impl KeyView {
@@ -210,6 +214,8 @@ impl KeyView {
             spend_period_start: Some(iso(period_start)),
             rotated_from: key.rotated_from.clone(),
             meta: key.meta.clone(),
+            alert_thresholds: key.alerts.thresholds().to_vec(),
+            alerts: key.alerts.rules.clone(),
         }
     }
 }

@@ -80,6 +80,7 @@ pub async fn rotate_key(
         created_by: actor.name.clone(),
         rotated_from: Some(old.id.clone()),
         meta: old.meta.clone(),
+        alerts: old.alerts.clone(),
     };
     // The successor counts against the plan's key limit: while both keys work (a grace
     // period) an active key becomes two. Without a grace period the old key stops now and

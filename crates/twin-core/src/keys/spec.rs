@@ -5,7 +5,9 @@ use serde::{Deserialize, Deserializer};
 use time::{Duration, OffsetDateTime};
 use twin_meter::plans::Plan;
 use twin_meter::{Credits, Period};
-use twin_store::{KeyEnv, KeyMeta, KeyPatch, KeySpec, MAX_META_BYTES, Scope, ScopeSet};
+use twin_store::{
+    AlertRules, KeyAlerts, KeyEnv, KeyMeta, KeyPatch, KeySpec, MAX_META_BYTES, Scope, ScopeSet,
+};
 use utoipa::ToSchema;
 
 use crate::{Error, ErrorCode};
@@ -59,6 +61,13 @@ pub struct CreateKeyBody {
     /// Your own bookkeeping: any JSON object of at most 4 KiB serialized; never interpreted.
     #[schema(value_type = Option<Object>)]
     pub meta: Option<KeyMeta>,
+    /// Percentages of the monthly quota and of the spend cap that send `quota.threshold` /
+    /// `spend.threshold` once per period: up to 10 integers from 1 to 100; default
+    /// `[80, 100]`; `[]` sends none. Setting alerts needs `webhooks:write`.
+    #[schema(max_items = 10, value_type = Option<Vec<i64>>)]
+    pub alert_thresholds: Option<Vec<serde_json::Value>>,
+    /// Rules for `usage.high`, `failures.high` and `activity.unusual`.
+    pub alerts: Option<AlertRules>,
 }
 
 /// The body of `PATCH /v1/keys/{id}`; absent fields stay as they are.
@@ -99,6 +108,14 @@ pub struct UpdateKeyBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Option<KeyMeta>>,
+    /// New alert thresholds (as for creation), or null for the default `[80, 100]`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_items = 10, value_type = Option<Vec<i64>>)]
+    pub alert_thresholds: Option<Option<Vec<serde_json::Value>>>,
+    /// New alert rules, or null to remove them.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<AlertRules>)]
+    pub alerts: Option<Option<AlertRules>>,
 }
 
 fn check_name(name: &str) -> Result<String, Error> {
@@ -193,6 +210,61 @@ fn check_meta(meta: KeyMeta) -> Result<KeyMeta, Error> {
     Ok(meta)
 }
 
+fn check_thresholds(values: &[serde_json::Value]) -> Result<Vec<u8>, Error> {
+    let bad = || {
+        Error::invalid_parameter(
+            "alertThresholds",
+            None,
+            "up to 10 whole percentages from 1 to 100",
+        )
+    };
+    if values.len() > 10 {
+        return Err(bad());
+    }
+    let mut out = values
+        .iter()
+        .map(|v| {
+            v.as_u64()
+                .filter(|p| (1..=100).contains(p))
+                .map(|p| p as u8)
+                .ok_or_else(bad)
+        })
+        .collect::<Result<Vec<u8>, Error>>()?;
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+fn check_rules(rules: AlertRules) -> Result<AlertRules, Error> {
+    for (field, rule) in [
+        ("alerts.highUsage.threshold", rules.high_usage),
+        ("alerts.failures.threshold", rules.failures),
+    ] {
+        if let Some(rule) = rule
+            && !(1..=1_000_000_000).contains(&rule.threshold)
+        {
+            return Err(Error::invalid_parameter(
+                field,
+                None,
+                "an integer from 1 to 1000000000",
+            ));
+        }
+    }
+    Ok(rules)
+}
+
+/// Alert settings are alert rules: a key setting them needs `webhooks:write` (SPEC §2).
+fn check_alert_scope(setting: bool, ceiling: Option<ScopeSet>) -> Result<(), Error> {
+    if setting && ceiling.is_some_and(|c| !c.contains(Scope::WebhooksWrite)) {
+        return Err(Error::new(
+            ErrorCode::MissingScope,
+            "setting alerts needs the `webhooks:write` scope",
+        )
+        .with("requiredScope", Scope::WebhooksWrite.as_str()));
+    }
+    Ok(())
+}
+
 impl CreateKeyBody {
     /// Validates the body against `plan` and, when the caller is a key, its scopes
     /// (`ceiling`); operators pass `None`.
@@ -250,6 +322,22 @@ impl CreateKeyBody {
             .map(check_spend_limit)
             .transpose()?;
         let spend_period = self.spend_period.unwrap_or_default();
+        check_alert_scope(
+            self.alert_thresholds.is_some() || self.alerts.is_some(),
+            ceiling,
+        )?;
+        let alerts = KeyAlerts {
+            thresholds: self
+                .alert_thresholds
+                .as_deref()
+                .map(check_thresholds)
+                .transpose()?,
+            rules: self
+                .alerts
+                .map(check_rules)
+                .transpose()?
+                .filter(|r| !r.is_empty()),
+        };
         Ok(KeySpec {
             owner_id: owner_id.to_owned(),
             env,
@@ -263,6 +351,7 @@ impl CreateKeyBody {
             created_by: created_by.to_owned(),
             rotated_from: None,
             meta: self.meta.map(check_meta).transpose()?,
+            alerts,
         })
     }
 }
@@ -275,6 +364,10 @@ impl UpdateKeyBody {
         ceiling: Option<ScopeSet>,
         now: OffsetDateTime,
     ) -> Result<KeyPatch, Error> {
+        check_alert_scope(
+            self.alert_thresholds.is_some() || self.alerts.is_some(),
+            ceiling,
+        )?;
         Ok(KeyPatch {
             name: self.name.as_deref().map(check_name).transpose()?,
             is_active: self.is_active,
@@ -306,6 +399,16 @@ impl UpdateKeyBody {
                 None => None,
                 Some(None) => Some(None),
                 Some(Some(m)) => Some(Some(check_meta(m)?)),
+            },
+            alert_thresholds: match self.alert_thresholds {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(t)) => Some(Some(check_thresholds(&t)?)),
+            },
+            alert_rules: match self.alerts {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(r)) => Some(Some(check_rules(r)?).filter(|r| !r.is_empty())),
             },
         })
     }

@@ -213,6 +213,7 @@ fn key(id: &str, quota: i64, rate: i64, cap: Option<i64>) -> KeyRecord {
         counter_id: id.into(),
         rotated_to: None,
         meta: None,
+        alerts: Default::default(),
         counters: KeyCounters::default(),
     }
 }

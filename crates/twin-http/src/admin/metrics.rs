@@ -66,6 +66,49 @@ pub async fn metrics(
         "gauge",
         state.meter.key_count(),
     );
+    let stats = &state.webhook_stats;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "# HELP twin_webhook_attempts_total Webhook delivery attempts made by this replica, by outcome.\n\
+         # TYPE twin_webhook_attempts_total counter\n\
+         twin_webhook_attempts_total{{outcome=\"succeeded\"}} {}\n\
+         twin_webhook_attempts_total{{outcome=\"retried\"}} {}\n\
+         twin_webhook_attempts_total{{outcome=\"gave_up\"}} {}",
+        load(&stats.succeeded),
+        load(&stats.retried),
+        load(&stats.gave_up),
+    );
+    let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    counter(
+        "twin_webhook_endpoints_disabled_total",
+        "Webhook endpoints this replica disabled after failing for too long.",
+        "counter",
+        load(&stats.endpoints_disabled),
+    );
+    // The outbox is shared by every replica: its depth and age are the database's.
+    if let Ok(queue) = state.store.delivery_queue().await {
+        counter(
+            "twin_webhook_queue_depth",
+            "Webhook deliveries waiting for an attempt (all replicas).",
+            "gauge",
+            u64::try_from(queue.depth).unwrap_or(0),
+        );
+        let age = queue
+            .oldest
+            .map_or(0, |t| (state.clock.now() - t).whole_seconds().max(0));
+        counter(
+            "twin_webhook_oldest_pending_seconds",
+            "Age of the oldest waiting webhook delivery (0 when none waits).",
+            "gauge",
+            u64::try_from(age).unwrap_or(0),
+        );
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out))

@@ -455,6 +455,7 @@ pub async fn create(
             spend_limit: field(&fields, "spendLimit").map(str::to_owned),
             spend_period: enum_of(&fields, "spendPeriod", PERIOD_NAMES)?,
             meta: meta_of(&fields)?,
+            ..CreateKeyBody::default()
         })
     };
     let body = match body() {
@@ -678,6 +679,7 @@ pub async fn update(
             spend_period: enum_of(&fields, "spendPeriod", PERIOD_NAMES)?,
             meta: Some(meta_of(&fields)?),
             is_active: None,
+            ..UpdateKeyBody::default()
         })
     };
     let result = match body() {

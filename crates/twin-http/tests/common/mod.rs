@@ -159,6 +159,7 @@ impl TestServer {
             created_by: "test".into(),
             rotated_from: None,
             meta: None,
+            alerts: Default::default(),
         };
         adjust(&mut spec);
         let (plain, record) = self
@@ -311,6 +312,8 @@ pub const ALL: &[Scope] = &[
     Scope::KeysWrite,
     Scope::UsageRead,
     Scope::AccountRead,
+    Scope::WebhooksRead,
+    Scope::WebhooksWrite,
 ];
 
 /// Sends `method path` with `key` in `X-Twin-Key` and an optional JSON body.
