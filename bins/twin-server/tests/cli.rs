@@ -209,6 +209,58 @@ async fn the_cli_manages_owners_keys_twins_and_login_links(db: TestDb) {
     assert_eq!(rotated["rotatedFrom"], second["id"]);
     assert!(rotated["oldKeyExpiresAt"].is_string());
 
+    // Alert settings: on create, then shown and changed with `key alerts`.
+    let watched = ok_json(
+        &db,
+        &[
+            "key",
+            "create",
+            "ana",
+            "--name",
+            "watched",
+            "--alert-thresholds",
+            "90,50",
+            "--alerts",
+            r#"{"failures":{"threshold":5,"period":"hour"}}"#,
+            "--json",
+        ],
+    );
+    assert_eq!(watched["alertThresholds"], serde_json::json!([50, 90]));
+    assert_eq!(watched["alerts"]["failures"]["threshold"], 5);
+    let id = watched["id"].as_str().unwrap();
+    let shown = ok_json(&db, &["key", "alerts", "ana", id, "--json"]);
+    assert_eq!(shown["alertThresholds"], serde_json::json!([50, 90]));
+    let changed = ok_json(
+        &db,
+        &[
+            "key",
+            "alerts",
+            "ana",
+            id,
+            "--default-thresholds",
+            "--no-rules",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        (
+            changed["alertThresholds"].clone(),
+            changed["alerts"].clone()
+        ),
+        (serde_json::json!([80, 100]), Value::Null)
+    );
+    let none = ok_json(
+        &db,
+        &["key", "alerts", "ana", id, "--thresholds", "none", "--json"],
+    );
+    assert_eq!(none["alertThresholds"], serde_json::json!([]));
+    let err = fails(
+        db.url(),
+        &["key", "alerts", "ana", id, "--thresholds", "150"],
+    );
+    assert!(err.contains("alertThresholds"), "{err}");
+    ok(&db, &["key", "revoke", "ana", id]);
+
     // Twin import: a valid document becomes a ready snapshot; invalid ones are refused with
     // the JSON path of the first problem.
     let dir = tempfile::tempdir().unwrap();
@@ -371,6 +423,7 @@ fn every_subcommand_has_help_a_newcomer_can_follow() {
         (vec!["owner", "set-plan", "--help"], "PLAN_REQUIRED"),
         (vec!["key", "--help"], "rotate"),
         (vec!["key", "create", "--help"], "--expires-in-days"),
+        (vec!["key", "alerts", "--help"], "--default-thresholds"),
         (vec!["key", "list", "--help"], "--status"),
         (vec!["key", "revoke", "--help"], "Irreversible"),
         (vec!["key", "rotate", "--help"], "--grace-period-seconds"),

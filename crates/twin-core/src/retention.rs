@@ -31,8 +31,9 @@ pub fn cutoff(now: OffsetDateTime, days: u32) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Deletes every raw usage row older than `days` days before `now`, batch by batch; returns
-/// how many. The roll-ups are not touched.
+/// Deletes every raw usage row older than `days` days before `now`, batch by batch, then the
+/// finished webhook deliveries and events as old; returns how many rows. The roll-ups and
+/// alert marks are not touched.
 pub async fn purge_expired(store: &Store, days: u32, now: OffsetDateTime) -> StoreResult<usize> {
     let before = cutoff(now, days);
     let mut total = 0usize;
@@ -40,6 +41,8 @@ pub async fn purge_expired(store: &Store, days: u32, now: OffsetDateTime) -> Sto
         let deleted = store.purge_usage_batch(before, PURGE_BATCH).await?;
         total += deleted;
         if i64::try_from(deleted).unwrap_or(i64::MAX) < PURGE_BATCH {
+            // Finished webhook deliveries and their events follow the same retention.
+            total += store.purge_webhooks_before(before).await?;
             return Ok(total);
         }
         // Let the usage flusher (and requests) at the database between batches.

@@ -136,18 +136,19 @@ impl Receiver {
     }
 }
 
+fn fast_webhooks(state: &mut twin_http::AppState) {
+    state.webhooks.allow_private = true;
+    state.webhooks.retry_schedule = vec![Duration::from_millis(300); 7];
+    state.webhooks.poll_interval = Duration::from_millis(100);
+    state.webhooks.sweep_interval = Duration::from_millis(200);
+    state.spawn_webhooks();
+}
+
 /// A server whose clock is the wall clock's now (receivers check signature timestamps
 /// against theirs), webhooks on with fast retries and sweeps, private addresses allowed
 /// (the receiver is on loopback).
 async fn server(db: TestDb) -> TestServer {
-    let srv = TestServer::start_with(db, |state| {
-        state.webhooks.allow_private = true;
-        state.webhooks.retry_schedule = vec![Duration::from_millis(300); 7];
-        state.webhooks.poll_interval = Duration::from_millis(100);
-        state.webhooks.sweep_interval = Duration::from_millis(200);
-        state.spawn_webhooks();
-    })
-    .await;
+    let srv = TestServer::start_with(db, fast_webhooks).await;
     srv.clock.set(OffsetDateTime::now_utc());
     srv
 }
@@ -876,3 +877,70 @@ twin_store::backend_tests!(
     a_stopped_receiver_gets_its_backlog_in_order,
     rules_and_expiry_alert_once,
 );
+
+/// Two replicas on one PostgreSQL push one key over 80 % and 100 % at once, both running
+/// dispatchers: each threshold event is delivered exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_send_each_threshold_exactly_once() {
+    let srv = server(TestDb::postgres().await).await;
+    let store = twin_store::Store::connect(twin_store::StoreConfig::new(srv.db.url()))
+        .await
+        .unwrap();
+    let other = common::Replica::start_configured(store, srv.clock.clone(), fast_webhooks);
+    let rx = Receiver::start().await;
+    let manage = manager(&srv).await;
+    let (_, secret) = create_endpoint(&srv, &manage, &rx.url(), json!(["quota.threshold"])).await;
+    let res = send(
+        &srv,
+        Method::POST,
+        "/v1/keys",
+        &manage,
+        Some(json!({ "name": "shared", "monthlyQuota": 200, "rateLimitRpm": 0 })),
+    )
+    .await;
+    let key = res.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = "/v1/public/twin/preset/estandar";
+    let calls = (0..240).map(|i| {
+        let (srv, other, key) = (&srv, &other, key.clone());
+        async move {
+            if i % 2 == 0 {
+                srv.get(path, &key).await.status().as_u16()
+            } else {
+                other.get(path, &key).await.status().as_u16()
+            }
+        }
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        200,
+        "{statuses:?}"
+    );
+    wait_until(&srv, "both thresholds", || rx.got().len() >= 2).await;
+    // Time for any duplicate to arrive.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        srv.clock.advance(time::Duration::milliseconds(200));
+    }
+    let got = rx.got();
+    let ids: std::collections::BTreeSet<&str> =
+        got.iter().map(|g| g.header("webhook-id")).collect();
+    let thresholds: Vec<u64> = {
+        let mut t: Vec<u64> = got
+            .iter()
+            .map(|g| g.json()["data"]["threshold"].as_u64().unwrap())
+            .collect();
+        t.sort_unstable();
+        t
+    };
+    assert_eq!(
+        (got.len(), ids.len(), thresholds),
+        (2, 2, vec![80, 100]),
+        "{:?}",
+        rx.events()
+    );
+    assert!(got.iter().all(|g| g.verify(&secret)));
+}

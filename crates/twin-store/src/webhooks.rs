@@ -967,6 +967,23 @@ impl Store {
         Ok(disabled)
     }
 
+    /// Gives claimed deliveries back unattempted: they are due again at once (with their
+    /// own next attempt time).
+    pub async fn release_deliveries(&self, delivery_ids: &[String]) -> StoreResult<()> {
+        if delivery_ids.is_empty() {
+            return Ok(());
+        }
+        with_write_conn!(self, |conn| {
+            diesel::update(
+                webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(delivery_ids)),
+            )
+            .set(webhook_deliveries::claimed_until.eq(None::<i64>))
+            .execute(conn)
+            .await?
+        });
+        Ok(())
+    }
+
     /// An endpoint's deliveries, newest first, `limit` per page; `cursor` continues a
     /// listing.
     pub async fn list_deliveries(

@@ -49,7 +49,7 @@ options:
   --warmup SECS         unmeasured warm-up per scenario (default 2; 0 to skip)
   --connections N       open connections (default 64; split between the replicas)
   --threads N           wrk threads (default: min(CPUs, connections))
-  --scenarios a,b,...   baseline,hot,many,mix,p99at70,million,replicas,revocation,soak
+  --scenarios a,b,...   baseline,hot,alerts,many,mix,p99at70,million,replicas,revocation,soak
                         (default: all but soak; baseline always runs, p99at70 also runs
                         hot; replicas and revocation run on PostgreSQL only)
   --backend B           sqlite | postgres | both (default both)
@@ -114,6 +114,9 @@ enum Scenario {
     Baseline,
     /// The metered preset with one key.
     Hot,
+    /// `hot` with the key's alerts configured (eight thresholds, every rule) and a webhook
+    /// endpoint that wants every event: the hot path must not notice (SPEC §15).
+    Alerts,
     /// The metered preset with many distinct keys in random order.
     Many,
     /// A mix of public endpoints.
@@ -131,9 +134,10 @@ enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 9] = [
+    const ALL: [Scenario; 10] = [
         Scenario::Baseline,
         Scenario::Hot,
+        Scenario::Alerts,
         Scenario::Many,
         Scenario::Mix,
         Scenario::P99At70,
@@ -147,6 +151,7 @@ impl Scenario {
         match self {
             Scenario::Baseline => "baseline",
             Scenario::Hot => "hot",
+            Scenario::Alerts => "alerts",
             Scenario::Many => "many",
             Scenario::Mix => "mix",
             Scenario::P99At70 => "p99at70",
@@ -690,6 +695,12 @@ impl<'a> BackendRun<'a> {
         let mut notes = Vec::new();
         let mut baseline_rps = None;
         let mut hot_rps = None;
+        let demo_key_id = self
+            .demo_key
+            .split('_')
+            .nth(2)
+            .unwrap_or_default()
+            .to_owned();
         for &scenario in &self.options.scenarios {
             if scenario.needs_postgres() && self.backend == Backend::Sqlite {
                 let note = format!(
@@ -734,6 +745,43 @@ impl<'a> BackendRun<'a> {
                     notes.extend(n);
                 }
                 Scenario::Revocation => notes.extend(replicas::revocation(self)?),
+                Scenario::Alerts => {
+                    // The demo key gets every alert setting and the owner an endpoint that
+                    // wants every event; afterwards both are taken away again.
+                    let now = db::now_ms();
+                    self.database.execute(&format!(
+                        "UPDATE api_keys SET alert_thresholds = '[1,5,10,25,50,80,90,100]', \
+                         alerts = '{{\"highUsage\":{{\"threshold\":1000000000,\"period\":\"hour\"}},\
+                         \"failures\":{{\"threshold\":1000000000,\"period\":\"day\"}},\
+                         \"unusualActivity\":true}}' WHERE id = '{demo_key_id}'; \
+                         INSERT INTO webhook_endpoints (id, owner_id, url, description, events, \
+                         enabled, secret, created_at, updated_at) VALUES ('wh_bench', \
+                         '{owner}', 'https://example.invalid/hook', 'bench', '*', true, \
+                         'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', {now}, {now});",
+                        owner = self.owner_id,
+                    ))?;
+                    let measured = self.measure("alerts", &Traffic::HotKey, None);
+                    self.database.execute(&format!(
+                        "UPDATE api_keys SET alert_thresholds = NULL, alerts = NULL \
+                         WHERE id = '{demo_key_id}'; DELETE FROM webhook_endpoints \
+                         WHERE id = 'wh_bench';"
+                    ))?;
+                    let mut row = measured?;
+                    let rps = row.result.requests_per_sec();
+                    row.ratio_to_s = baseline_rps.map(|s| rps / s);
+                    row.print_line();
+                    if let Some(hot) = hot_rps {
+                        let note = format!(
+                            "{}: with alerts configured the hot path serves {:.2} × its \
+                             throughput without (same run).",
+                            self.backend.as_str(),
+                            rps / hot
+                        );
+                        println!("{note}");
+                        notes.push(note);
+                    }
+                    rows.push(row);
+                }
                 Scenario::Soak => {
                     let (row, note) = self.soak(baseline_rps)?;
                     rows.push(row);

@@ -130,15 +130,27 @@ impl Dispatcher {
         }
         let runs = by_endpoint.into_values().map(|mut list| async move {
             list.sort_by_key(|d| d.seq);
-            for d in list {
-                self.attempt(d).await;
+            let recovering = list.first().is_some_and(|d| d.endpoint.failing_since.is_some());
+            let mut rest = list.into_iter();
+            for d in rest.by_ref() {
+                // The first success of an endpoint that was failing makes its whole backlog
+                // due: the rest of this batch goes back so the next claim takes the
+                // backlog in event order.
+                if self.attempt(d).await && recovering {
+                    break;
+                }
+            }
+            let left: Vec<String> = rest.map(|d| d.id).collect();
+            if let Err(e) = self.store.release_deliveries(&left).await {
+                tracing::warn!(error = %e, "cannot release webhook deliveries; they wait for their claim to end");
             }
         });
         futures_util::future::join_all(runs).await;
         Ok(n)
     }
 
-    async fn attempt(&self, d: ClaimedDelivery) {
+    /// Makes one attempt and records it; returns whether it succeeded.
+    async fn attempt(&self, d: ClaimedDelivery) -> bool {
         let at = self.clock.now();
         let started = Instant::now();
         let result = self.post(&d, at).await;
@@ -194,6 +206,7 @@ impl Dispatcher {
                 tracing::warn!(error = %e, delivery = %d.id, "cannot record a webhook attempt")
             }
         }
+        success
     }
 
     /// The wait before the attempt after `attempts` failed ones (`None`: give up).

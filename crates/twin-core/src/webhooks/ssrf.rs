@@ -80,7 +80,19 @@ impl Resolution {
         if let Some(ips) = self.hosts.get(&host.to_ascii_lowercase()) {
             return Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
         }
-        Ok(tokio::net::lookup_host((host, port)).await?.collect())
+        // A resolver that does not answer must not hold a request (or a delivery) for long.
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            tokio::net::lookup_host((host, port)),
+        )
+        .await
+        {
+            Ok(found) => Ok(found?.collect()),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "name resolution timed out",
+            )),
+        }
     }
 }
 

@@ -210,6 +210,24 @@ impl Replica {
         Self::start_with_sync(store, clock, twin_core::sync::SyncOptions::default())
     }
 
+    /// [`Replica::start`], letting the test adjust the state first (webhook settings, …).
+    pub fn start_configured(
+        store: Store,
+        clock: ManualClock,
+        adjust: impl FnOnce(&mut AppState),
+    ) -> Replica {
+        let store = store.with_clock(Arc::new(clock.clone()));
+        let mut state = AppState::new(store);
+        state.clock = Arc::new(clock);
+        adjust(&mut state);
+        let (base, handle) = spawn(state);
+        Replica {
+            base,
+            client: reqwest::Client::new(),
+            handle,
+        }
+    }
+
     /// [`Replica::start`] with explicit change-feed settings.
     pub fn start_with_sync(
         store: Store,
