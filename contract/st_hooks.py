@@ -26,6 +26,8 @@ Two jobs, nothing else:
       - a twin `document` that satisfies the published PCP JSON Schema but breaks a rule that
         schema says it cannot express (a non-blank `sourceLang` entry in every localized map,
         unique section keys, 256 KiB; SPEC §10);
+      - a webhook `url` refused for its scheme or its host's resolved addresses (SPEC §15:
+        https only, no private addresses, DNS checked; the run has no DNS);
       - `PATCH /v1/admin/snapshots/{id}` to `ready` without a document when the snapshot never
         had one (depends on stored state, not on the request).
    c. `positive_data_acceptance` on `GET /v1/public/twin/preset/{slug}` answering 425
@@ -242,6 +244,12 @@ def _unexpressible(case, response) -> str | None:
             return "document: PCP rule beyond JSON Schema"
         if route == ("PATCH", "/v1/admin/snapshots/{id}") and body.get("document") is None and body.get("status") == "ready":
             return "snapshot: ready needs a stored document (state)"
+    if name == "url" and case.path.startswith("/v1/webhooks"):
+        # SPEC §15: the server resolves the host and refuses plain http, private addresses and
+        # hosts that do not resolve (this run has no DNS); JSON Schema cannot express either.
+        message = str(error.get("message", ""))
+        if any(m in message for m in ("does not resolve", "private, loopback", "only https://", "absolute https:// URL")):
+            return "webhook url: refused for its scheme or its host's addresses (SPEC §15)"
     return None
 
 

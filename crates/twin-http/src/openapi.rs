@@ -78,6 +78,17 @@ pub(crate) fn finish(api: utoipa::openapi::OpenApi, plans: &[&str]) -> serde_jso
     use serde_json::{Value, json};
 
     let mut doc = serde_json::to_value(&api).expect("the OpenAPI document serializes");
+    // Alert thresholds are parsed as JSON numbers and checked as whole percentages; say so.
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for schema in schemas.values_mut() {
+            if let Some(items) = schema.pointer_mut("/properties/alertThresholds/items") {
+                *items = json!({ "type": "integer", "minimum": 1, "maximum": 100 });
+            }
+        }
+    }
     let error = |description: &str| {
         json!({
             "description": description,

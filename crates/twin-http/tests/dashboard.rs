@@ -375,7 +375,91 @@ async fn languages_and_sign_out(db: TestDb) {
     assert_eq!(res.status(), 303, "the session ended on the server");
 }
 
+async fn the_webhooks_pages(db: TestDb) {
+    let b = Browser::sign_in(db).await;
+    let html = b.page("/dashboard/webhooks").await;
+    assert!(
+        html.contains("No webhooks yet.") && html.contains("all events (*)"),
+        "{html}"
+    );
+    // Without TWIN_WEBHOOKS_ALLOW_PRIVATE a loopback URL is refused, with the reason.
+    let res = b
+        .submit(
+            "/dashboard/webhooks",
+            &[("url", "http://127.0.0.1:9/hook"), ("events", "*")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("only https://"));
+    let store = b.srv.store();
+    let endpoint = store
+        .create_endpoint(twin_store::webhooks::NewEndpoint {
+            owner_id: "ana".into(),
+            url: "https://hooks.example.com/twin".into(),
+            description: "crm".into(),
+            events: vec!["key.created".into()],
+            enabled: true,
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        })
+        .await
+        .unwrap();
+    let html = b.page("/dashboard/webhooks").await;
+    assert!(html.contains("https://hooks.example.com/twin") && html.contains("key.created"));
+    assert!(!html.contains("whsec_"), "the secret is never shown again");
+    let detail = format!("/dashboard/webhooks/{}", endpoint.id);
+    // Ping: queued, shown in the log (no dispatcher runs in this server).
+    let res = b.submit(&format!("{detail}/test"), &[]).await;
+    assert_eq!(res.status(), 303);
+    let html = b.page(&detail).await;
+    assert!(html.contains("ping") && html.contains("pending"), "{html}");
+    let delivery = store
+        .list_deliveries("ana", &endpoint.id, 10, None)
+        .await
+        .unwrap()
+        .items[0]
+        .id
+        .clone();
+    let res = b
+        .submit(&format!("{detail}/deliveries/{delivery}/redeliver"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    // Disable, then delete.
+    assert_eq!(
+        b.submit(&format!("{detail}/state"), &[("enabled", "false")])
+            .await
+            .status(),
+        303
+    );
+    assert!(
+        !store
+            .get_endpoint("ana", &endpoint.id)
+            .await
+            .unwrap()
+            .enabled
+    );
+    // A forged form (no CSRF token) changes nothing.
+    let res = b
+        .client
+        .post(b.srv.url(&format!("{detail}/delete")))
+        .header("Cookie", &b.session)
+        .header("Origin", &b.srv.base)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(store.get_endpoint("ana", &endpoint.id).await.is_ok());
+    assert_eq!(
+        b.submit(&format!("{detail}/delete"), &[]).await.status(),
+        303
+    );
+    assert!(store.get_endpoint("ana", &endpoint.id).await.is_err());
+    assert_eq!(b.get(&detail).await.status(), 404);
+}
+
 twin_store::backend_tests!(
+    the_webhooks_pages,
     without_a_session_every_page_sends_to_the_signed_out_page,
     the_key_journey_through_the_pages,
     forged_forms_change_nothing,

@@ -186,7 +186,11 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
                     .as_deref()
                     .map(thresholds_arg)
                     .transpose()?,
-                alerts: alerts.as_deref().map(rules_arg).transpose()?,
+                alerts: alerts
+                    .as_deref()
+                    .map(rules_arg)
+                    .transpose()?
+                    .map(|r| serde_json::json!(r)),
             };
             let created = create_key_for_owner(state, &owner, body, ACTOR)
                 .await
@@ -274,7 +278,7 @@ pub async fn run(state: &Core, command: KeyCommand) -> Result<()> {
                     (None, false) => None,
                 },
                 alerts: match (rules, no_rules) {
-                    (Some(r), _) => Some(Some(rules_arg(&r)?)),
+                    (Some(r), _) => Some(Some(serde_json::json!(rules_arg(&r)?))),
                     (None, true) => Some(None),
                     (None, false) => None,
                 },

@@ -67,7 +67,8 @@ pub struct CreateKeyBody {
     #[schema(max_items = 10, value_type = Option<Vec<i64>>)]
     pub alert_thresholds: Option<Vec<serde_json::Value>>,
     /// Rules for `usage.high`, `failures.high` and `activity.unusual`.
-    pub alerts: Option<AlertRules>,
+    #[schema(value_type = Option<AlertRules>)]
+    pub alerts: Option<serde_json::Value>,
 }
 
 /// The body of `PATCH /v1/keys/{id}`; absent fields stay as they are.
@@ -115,7 +116,7 @@ pub struct UpdateKeyBody {
     /// New alert rules, or null to remove them.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<AlertRules>)]
-    pub alerts: Option<Option<AlertRules>>,
+    pub alerts: Option<Option<serde_json::Value>>,
 }
 
 fn check_name(name: &str) -> Result<String, Error> {
@@ -224,8 +225,9 @@ fn check_thresholds(values: &[serde_json::Value]) -> Result<Vec<u8>, Error> {
     let mut out = values
         .iter()
         .map(|v| {
-            v.as_u64()
-                .filter(|p| (1..=100).contains(p))
+            // JSON Schema counts 80.0 as an integer: so does this.
+            v.as_f64()
+                .filter(|p| p.fract() == 0.0 && (1.0..=100.0).contains(p))
                 .map(|p| p as u8)
                 .ok_or_else(bad)
         })
@@ -235,7 +237,38 @@ fn check_thresholds(values: &[serde_json::Value]) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
-fn check_rules(rules: AlertRules) -> Result<AlertRules, Error> {
+/// Alert rules from JSON: objects only where the schema says objects (serde would also take
+/// a struct from an array), then the ranges.
+fn check_rules(value: serde_json::Value) -> Result<AlertRules, Error> {
+    let object_or_null =
+        |v: Option<&serde_json::Value>| v.is_none_or(|v| v.is_object() || v.is_null());
+    let shaped = value
+        .as_object()
+        .is_some_and(|m| object_or_null(m.get("highUsage")) && object_or_null(m.get("failures")));
+    if !shaped {
+        return Err(Error::invalid_parameter(
+            "alerts",
+            None,
+            "an object {highUsage: {threshold, period}, failures: {threshold, period}, unusualActivity}",
+        ));
+    }
+    // A whole number written as 100.0 is a number JSON Schema calls an integer.
+    let mut value = value;
+    for rule in ["highUsage", "failures"] {
+        if let Some(t) = value.pointer_mut(&format!("/{rule}/threshold"))
+            && let Some(f) = t.as_f64()
+            && f.fract() == 0.0
+            && f.abs() < 1e15
+        {
+            *t = serde_json::Value::from(f as i64);
+        }
+    }
+    let rules: AlertRules = serde_json::from_value(value)
+        .map_err(|e| Error::invalid_parameter("alerts", None, &e.to_string()))?;
+    check_rule_ranges(rules)
+}
+
+fn check_rule_ranges(rules: AlertRules) -> Result<AlertRules, Error> {
     for (field, rule) in [
         ("alerts.highUsage.threshold", rules.high_usage),
         ("alerts.failures.threshold", rules.failures),

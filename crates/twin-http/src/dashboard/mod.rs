@@ -13,6 +13,7 @@ pub mod chart;
 pub mod i18n;
 pub mod login;
 pub mod pages;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -37,7 +37,7 @@ macro_rules! or_answer {
 
 /// A form POST: its fields, after the session, origin and CSRF checks of
 /// [`signed_in_post`].
-async fn signed_in_form(
+pub(super) async fn signed_in_form(
     req: &HttpRequest,
     state: &AppState,
     body: &[u8],
@@ -77,7 +77,7 @@ fn scopes_text(view: &KeyView) -> String {
 }
 
 /// A date-time of the API (`2026-11-15T12:00:00Z`) as `2026-11-15 12:00 UTC`.
-fn when(iso: &str) -> String {
+pub(super) fn when(iso: &str) -> String {
     match iso.split_once('T') {
         Some((date, time)) => format!("{date} {} UTC", time.get(..5).unwrap_or(time)),
         None => iso.to_owned(),
@@ -92,7 +92,7 @@ fn micros(credits: &str) -> i64 {
 }
 
 /// A refused action: its page, with the core's message.
-fn refused(page: &Page, err: &ApiError) -> HttpResponse {
+pub(super) fn refused(page: &Page, err: &ApiError) -> HttpResponse {
     page.respond_status(
         crate::error::status_of(err.0.code()),
         page.t(Msg::Problem),
@@ -299,7 +299,7 @@ fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default()
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|(n, _)| n == name)
@@ -855,12 +855,6 @@ pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
 #[get("/dashboard/apps")]
 pub async fn apps(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     placeholder(&req, &state, Msg::ConnectedApps).await
-}
-
-/// Where webhooks (SPEC §15) will be managed.
-#[get("/dashboard/webhooks")]
-pub async fn webhooks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    placeholder(&req, &state, Msg::Webhooks).await
 }
 
 async fn placeholder(req: &HttpRequest, state: &AppState, title: Msg) -> HttpResponse {
