@@ -81,7 +81,10 @@ async fn provisioning_with_issue_key_returns_a_working_first_key(db: TestDb) {
             .as_str()
             .is_some_and(|w| !w.is_empty())
     );
-    assert_eq!(body["apiKey"]["scopes"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        body["apiKey"]["scopes"].as_array().unwrap().len(),
+        twin_store::Scope::ALL.len()
+    );
 
     let res = srv.get("/v1/public/twin/health", &key).await;
     assert_eq!(res.status(), 200);

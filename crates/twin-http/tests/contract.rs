@@ -62,6 +62,21 @@ fn every_operation_has_its_stable_operation_id() {
         ("GET /v1/public/twin/me", "getMe"),
         ("GET /v1/public/twin/preset/{slug}", "getPreset"),
         ("GET /v1/public/twin/snapshots/{id}", "getSnapshot"),
+        ("GET /v1/webhooks", "listWebhooks"),
+        ("POST /v1/webhooks", "createWebhook"),
+        ("GET /v1/webhooks/{id}", "getWebhook"),
+        ("PATCH /v1/webhooks/{id}", "updateWebhook"),
+        ("DELETE /v1/webhooks/{id}", "deleteWebhook"),
+        (
+            "POST /v1/webhooks/{id}/rotate-secret",
+            "rotateWebhookSecret",
+        ),
+        ("POST /v1/webhooks/{id}/test", "testWebhook"),
+        ("GET /v1/webhooks/{id}/deliveries", "listWebhookDeliveries"),
+        (
+            "POST /v1/webhooks/{id}/deliveries/{deliveryId}/redeliver",
+            "redeliverWebhook",
+        ),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_owned(), b.to_owned()))
@@ -119,7 +134,9 @@ fn closed_sets_are_enums_under_their_wire_names() {
             "keys:read",
             "keys:write",
             "usage:read",
-            "account:read"
+            "account:read",
+            "webhooks:read",
+            "webhooks:write"
         ])
     );
     assert_eq!(schemas["KeyEnv"]["enum"], json!(["live", "test"]));
