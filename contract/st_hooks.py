@@ -6,7 +6,9 @@ Two jobs, nothing else:
    answers the key's own id, `/account` the owner's) and may aim DELETE / rotate / PATCH at the
    very key it authenticates with, or downgrade its owner. Those calls are redirected to a
    decoy key / decoy owner made for the purpose (contract/fixture.py), so they are still tested
-   -- just not on the credential the rest of the run needs.
+   -- just not on the credential the rest of the run needs. Likewise a DELETE of the fixture's
+   webhook endpoint goes to a decoy endpoint, so the endpoint's other operations keep
+   something to work on.
 
 2. The documented exceptions (`filter_failure`). Each drops exactly one kind of failure, and
    only after checking that the request really is the case the SPEC allows; everything else is
@@ -54,6 +56,8 @@ KEY_ID = os.environ["CONTRACT_KEY_ID"]
 OWNER_ID = os.environ["CONTRACT_OWNER_ID"]
 DECOY_KEY_ID = os.environ["CONTRACT_DECOY_KEY_ID"]
 DECOY_OWNER_ID = os.environ["CONTRACT_DECOY_OWNER_ID"]
+WEBHOOK_ID = os.environ["CONTRACT_WEBHOOK_ID"]
+DECOY_WEBHOOK_ID = os.environ["CONTRACT_DECOY_WEBHOOK_ID"]
 PCP_SCHEMA_PATH = os.environ["CONTRACT_PCP_SCHEMA"]
 EXCEPTIONS_LOG = os.environ.get("CONTRACT_EXCEPTIONS_LOG")
 
@@ -80,6 +84,8 @@ def before_call(context, case, kwargs):
         params["id"] = DECOY_KEY_ID
     elif route == ("PATCH", "/v1/admin/owners/{id}") and params.get("id") == OWNER_ID:
         params["id"] = DECOY_OWNER_ID
+    elif route == ("DELETE", "/v1/webhooks/{id}") and params.get("id") == WEBHOOK_ID:
+        params["id"] = DECOY_WEBHOOK_ID
 
 
 # --------------------------------------------------------------------------------------------

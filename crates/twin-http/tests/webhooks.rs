@@ -914,11 +914,20 @@ async fn two_replicas_send_each_threshold_exactly_once() {
         }
     });
     let statuses = futures_util::future::join_all(calls).await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        200,
-        "{statuses:?}"
-    );
+    // Never past the quota; a unit the other replica still holds comes back after its idle
+    // delay, so a few more calls then take the quota to exactly 100 %.
+    let mut served = statuses.iter().filter(|s| **s == 200).count();
+    assert!((160..=200).contains(&served), "{statuses:?}");
+    for _ in 0..20 {
+        if served == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if srv.get(path, &key).await.status() == 200 {
+            served += 1;
+        }
+    }
+    assert_eq!(served, 200, "the whole quota is served, never more");
     wait_until(&srv, "both thresholds", || rx.got().len() >= 2).await;
     // Time for any duplicate to arrive.
     for _ in 0..10 {
