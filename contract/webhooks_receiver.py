@@ -1,9 +1,10 @@
 """A webhook receiver for the contract run: a real HTTP server on loopback that records
-every request it gets (path, headers, raw body) and answers 200, or 500 while it is told
-to fail. Standard library only; used by contract/webhooks_e2e.py.
+every request it gets (path, headers, raw body) and answers 200 -- or, while it has a
+script of answers for that path, the next of those (500s, a redirect, a 503 with
+Retry-After, ...). Standard library only; used by contract/webhooks_e2e.py.
 
 Each endpoint under test posts to its own path (`/hook/<name>`), so the deliveries of
-several endpoints can be told apart, and failures are set per path. Nothing here verifies
+several endpoints can be told apart, and scripts are set per path. Nothing here verifies
 a signature: the test does that with the PyPI `standardwebhooks` library, on exactly the
 bytes and headers recorded here.
 """
@@ -36,15 +37,16 @@ class Delivery:
 class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     got: list[Delivery] = field(default_factory=list)
-    fail: dict[str, int] = field(default_factory=dict)  # path -> 500s still to answer
+    # path -> the answers still to give, in order: (status, headers, body)
+    script: dict[str, list[tuple[int, dict[str, str], bytes]]] = field(default_factory=dict)
     arrived: threading.Condition | None = None
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would allow
-    server: "_Server"
+    server: _Server
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args) -> None:
         pass
 
     def _read_body(self) -> bytes:
@@ -60,10 +62,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.rfile.readline()
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _answer(self, status: int, text: str) -> None:
-        payload = text.encode()
+    def _answer(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -79,19 +82,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
         state = self.server.state
         with state.lock:
-            left = state.fail.get(self.path, 0)
-            if left > 0:
-                state.fail[self.path] = left - 1
-                delivery.answered = 500
-            else:
-                delivery.answered = 200
+            queue = state.script.get(self.path) or []
+            status, headers, payload = queue.pop(0) if queue else (200, {}, b"ok")
+            delivery.answered = status
             state.got.append(delivery)
         with state.arrived:
             state.arrived.notify_all()
-        if delivery.answered == 500:
-            self._answer(500, "receiver is failing on purpose")
-        else:
-            self._answer(200, "ok")
+        self._answer(status, headers, payload)
 
     do_POST = _record
     do_PUT = _record
@@ -112,7 +109,7 @@ class Receiver:
         self._server.state.arrived = threading.Condition()
         self._thread = threading.Thread(target=self._server.serve_forever, name="receiver", daemon=True)
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self._thread.start()
         return self
 
@@ -127,14 +124,14 @@ class Receiver:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/hook/{name}"
 
+    def answer_next(self, name: str, answers: list[tuple[int, dict[str, str], bytes]]) -> None:
+        """Give these answers, in order, to the next requests on `/hook/<name>` (then 200s)."""
+        with self._server.state.lock:
+            self._server.state.script[f"/hook/{name}"] = list(answers)
+
     def fail_next(self, name: str, count: int) -> None:
         """Answer 500 to the next `count` requests on `/hook/<name>`."""
-        with self._server.state.lock:
-            self._server.state.fail[f"/hook/{name}"] = count
-
-    def failures_left(self, name: str) -> int:
-        with self._server.state.lock:
-            return self._server.state.fail.get(f"/hook/{name}", 0)
+        self.answer_next(name, [(500, {}, b"receiver is failing on purpose")] * count)
 
     def got(self, name: str | None = None) -> list[Delivery]:
         """The requests so far (on `/hook/<name>` only, when given), in arrival order."""
