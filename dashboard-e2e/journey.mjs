@@ -8,9 +8,16 @@
 // refused → enable → rotate → both keys work → revoke → refused; the recent-calls panel shows
 // the calls; the language switcher changes the page's text; a forged POST without the CSRF
 // token, or from another origin, is refused and changes nothing. axe-core runs on every page
-// (signed in and out): no serious or critical violation. Keyboard only: Tab reaches every
+// (signed in and out): no serious or critical violation. The key's alert settings are set in
+// the create form and shown in its editor. Webhooks (SPEC §15; the server runs with
+// TWIN_WEBHOOKS_ALLOW_PRIVATE=true): add an endpoint pointing at a receiver in this script →
+// its secret is shown once → a test ping arrives signed with it and the delivery log says
+// succeeded → the editor changes its events → rotating the secret asks first and shows the
+// new one → deleting asks first. Keyboard only: Tab reaches every
 // link, button and field of each page. A screenshot of every page goes to SCREENSHOT_DIR.
 import { readFileSync, mkdirSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
@@ -45,6 +52,35 @@ async function admin(method, path, body) {
 
 const api = async (key) =>
   (await fetch(`${base}/v1/public/twin/me`, { headers: { "X-Twin-Key": key } })).status;
+
+// A webhook receiver on loopback: records each request (headers and raw body), answers 200.
+const received = [];
+const receiver = createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+    res.writeHead(200, { "Content-Type": "text/plain" }).end("ok");
+  });
+});
+await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
+// Standard Webhooks' signature, computed here from its definition (the Rust and Python
+// suites verify with the published libraries): v1,base64(HMAC-SHA256(id.timestamp.body)).
+const signedWith = (secret, d) => {
+  const mac = createHmac("sha256", Buffer.from(secret.replace(/^whsec_/, ""), "base64"))
+    .update(`${d.headers["webhook-id"]}.${d.headers["webhook-timestamp"]}.${d.body}`)
+    .digest("base64");
+  return (d.headers["webhook-signature"] || "").split(" ").includes(`v1,${mac}`);
+};
+const waitFor = async (predicate, ms = 15000) => {
+  for (const until = Date.now() + ms; Date.now() < until; ) {
+    const hit = predicate();
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+};
 
 const ownerId = `e2e-${Date.now()}`;
 await admin("POST", "/v1/admin/owners", { ownerId, email: `${ownerId}@example.com`, plan: "professional" });
@@ -114,6 +150,10 @@ await page.click("a[href='/dashboard/keys/new']");
 await audit("03-create-key");
 await page.fill("#name", "Browser CRM");
 await page.check("#scope-usage-read");
+await page.fill("#alertThresholds", "90, 50");
+await page.fill("#highUsageThreshold", "5000");
+await page.selectOption("#highUsagePeriod", "day");
+await page.check("#unusualActivity");
 await page.click("main form button[type=submit]");
 await page.waitForURL(/\/dashboard\/keys\/[0-9a-f]{8}\/created$/);
 const key = (await page.textContent("#new-key")).trim();
@@ -127,6 +167,9 @@ check((await api(key)) === 200, "the new key works on the public API");
 // The key page: disable → refused, enable → works.
 await page.goto(`${base}/dashboard/keys/${keyId}`);
 await audit("05-key-detail");
+check((await page.inputValue("#alertThresholds")) === "50, 90", "the editor shows the key's alert thresholds");
+check((await page.inputValue("#highUsageThreshold")) === "5000" && (await page.inputValue("#highUsagePeriod")) === "day"
+  && (await page.isChecked("#unusualActivity")), "the editor shows the key's alert rules");
 await page.click("form[action$='/state'] button");
 await page.waitForURL(`${base}/dashboard/keys/${keyId}`);
 check((await api(key)) === 401, "a disabled key is refused");
@@ -155,6 +198,46 @@ check((await api(rotated)) === 200, "the confirmation step alone revokes nothing
 await page.click("form[action$='/revoke'] button");
 await page.waitForURL(`${base}/dashboard/keys/${rotatedId}`);
 check((await api(rotated)) === 401, "a revoked key is refused");
+
+// Webhooks: add one; its secret once; a ping arrives signed; the log says so.
+await page.click("nav a[href='/dashboard/webhooks']");
+await audit("12-webhooks-empty");
+await page.fill("input[name=url]", hookUrl);
+await page.fill("input[name=description]", "browser receiver");
+await page.click("form[action='/dashboard/webhooks'] button[type=submit]");
+const secret = (await page.textContent("#new-secret")).trim();
+check(/^whsec_[A-Za-z0-9+/=]{40,}$/.test(secret), "the new endpoint's signing secret is shown", secret);
+await audit("13-webhook-secret");
+await page.click("main a[href^='/dashboard/webhooks/wh_']");
+const hookPage = page.url();
+check(!(await page.content()).includes(secret), "the endpoint's page does not show the secret");
+await page.click("form[action$='/test'] button");
+await page.waitForURL(hookPage);
+const ping = await waitFor(() => received.find((d) => JSON.parse(d.body).type === "ping"));
+check(ping && signedWith(secret, ping), "the test ping arrives, signed with the shown secret", ping && ping.headers);
+await waitFor(() => false, 500);
+await page.reload();
+check((await page.textContent("main table")).includes("succeeded"), "the delivery log shows the ping succeeded");
+await audit("14-webhook-detail");
+// The editor: only key.revoked from now on.
+await page.uncheck("input[name=events][value='*']");
+await page.check("input[name=events][value='key.revoked']");
+await page.click(`form[action='${new URL(hookPage).pathname}'] button[type=submit]`);
+await page.waitForURL(hookPage);
+check((await page.textContent("main dl")).includes("key.revoked"), "the editor changed the endpoint's events");
+// Rotate the secret: asked first, then the new one once.
+await page.click("a[href$='/rotate-secret']");
+await audit("15-webhook-rotate-confirm");
+await page.click("form[action$='/rotate-secret'] button");
+const rotatedSecret = (await page.textContent("#new-secret")).trim();
+check(rotatedSecret.startsWith("whsec_") && rotatedSecret !== secret, "rotating shows a new secret");
+// Delete: asked first.
+await page.goto(hookPage);
+await page.click("a[href$='/delete']");
+await audit("16-webhook-delete-confirm");
+await page.click("form[action$='/delete'] button");
+await page.waitForURL(`${base}/dashboard/webhooks`);
+check((await page.textContent("main")).includes("No webhooks yet."), "the endpoint is deleted");
 
 // Forged posts: without the CSRF token, and from another origin. Nothing changes.
 const cookies = await context.cookies();
@@ -194,5 +277,6 @@ check(page.url() === `${base}/dashboard/signed-out`, "signed out for good");
 
 check(consoleErrors.length === 0, "no console error on any page", consoleErrors);
 await browser.close();
+receiver.close();
 console.log(`dashboard e2e: ${checks - failures.length} passed, ${failures.length} failed; screenshots in ${shots}`);
 process.exit(failures.length === 0 ? 0 : 1);

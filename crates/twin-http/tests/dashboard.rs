@@ -423,6 +423,66 @@ async fn the_webhooks_pages(db: TestDb) {
         .submit(&format!("{detail}/deliveries/{delivery}/redeliver"), &[])
         .await;
     assert_eq!(res.status(), 303);
+    // The editor: description and events change; the URL stays.
+    let res = b
+        .submit(
+            &detail,
+            &[
+                ("url", "https://hooks.example.com/twin"),
+                ("description", "crm and billing"),
+                ("events", "key.revoked"),
+                ("events", "quota.threshold"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let changed = store.get_endpoint("ana", &endpoint.id).await.unwrap();
+    assert_eq!(changed.description, "crm and billing");
+    assert_eq!(changed.events, vec!["key.revoked", "quota.threshold"]);
+    let res = b
+        .submit(&detail, &[("url", "http://10.0.0.8/hook"), ("events", "*")])
+        .await;
+    assert_eq!(
+        res.status(),
+        400,
+        "a refused URL is refused in the editor too"
+    );
+    assert_eq!(
+        store.get_endpoint("ana", &endpoint.id).await.unwrap().url,
+        "https://hooks.example.com/twin"
+    );
+    // Rotating the secret asks first, then shows the new secret once.
+    let confirm = b.page(&format!("{detail}/rotate-secret")).await;
+    assert!(confirm.contains("keeps signing for 24 hours"), "{confirm}");
+    assert_eq!(
+        store
+            .get_endpoint("ana", &endpoint.id)
+            .await
+            .unwrap()
+            .secret,
+        endpoint.secret,
+        "asking is not rotating"
+    );
+    let res = b.submit(&format!("{detail}/rotate-secret"), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    let secret = html
+        .split(r#"<code id="new-secret">"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the new secret is on the page")
+        .to_owned();
+    assert!(secret.starts_with("whsec_") && secret != endpoint.secret);
+    assert_eq!(
+        store
+            .get_endpoint("ana", &endpoint.id)
+            .await
+            .unwrap()
+            .secret,
+        secret
+    );
+    assert!(!b.page(&detail).await.contains(&secret), "shown once only");
     // Disable, then delete.
     assert_eq!(
         b.submit(&format!("{detail}/state"), &[("enabled", "false")])
@@ -450,6 +510,12 @@ async fn the_webhooks_pages(db: TestDb) {
         .unwrap();
     assert_eq!(res.status(), 403);
     assert!(store.get_endpoint("ana", &endpoint.id).await.is_ok());
+    let confirm = b.page(&format!("{detail}/delete")).await;
+    assert!(confirm.contains("cannot be undone"), "{confirm}");
+    assert!(
+        store.get_endpoint("ana", &endpoint.id).await.is_ok(),
+        "asking is not deleting"
+    );
     assert_eq!(
         b.submit(&format!("{detail}/delete"), &[]).await.status(),
         303
@@ -458,7 +524,98 @@ async fn the_webhooks_pages(db: TestDb) {
     assert_eq!(b.get(&detail).await.status(), 404);
 }
 
+async fn the_alert_settings_of_a_key(db: TestDb) {
+    let b = Browser::sign_in(db).await;
+    let form = b.page("/dashboard/keys/new").await;
+    assert!(
+        form.contains(r#"name="alertThresholds""#) && form.contains(r#"value="80, 100""#),
+        "the form shows the default thresholds"
+    );
+    let view = |id: String| {
+        let b = &b;
+        async move {
+            b.client
+                .get(b.srv.url(&format!("/v1/keys/{id}")))
+                .header("Cookie", &b.session)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // Defaults kept: the key has the default thresholds and no rules.
+    let base = [
+        ("name", "plain"),
+        ("scopes", "twin:read"),
+        ("monthlyQuota", "500"),
+        ("rateLimitRpm", "0"),
+    ];
+    let mut fields = base.to_vec();
+    fields.extend([("alertThresholds", "80, 100"), ("highUsagePeriod", "hour")]);
+    let (_, plain) = b
+        .shown_once(b.submit("/dashboard/keys", &fields).await)
+        .await;
+    let v = view(plain).await;
+    assert_eq!(
+        (&v["alertThresholds"], &v["alerts"]),
+        (&serde_json::json!([80, 100]), &serde_json::Value::Null)
+    );
+    // Chosen settings.
+    let mut fields = base.to_vec();
+    fields.extend([
+        ("name", "watched"),
+        ("alertThresholds", "90, 50%"),
+        ("highUsageThreshold", "1000"),
+        ("highUsagePeriod", "day"),
+        ("failuresThreshold", ""),
+        ("failuresPeriod", "hour"),
+        ("unusualActivity", "true"),
+    ]);
+    let (_, id) = b
+        .shown_once(b.submit("/dashboard/keys", &fields).await)
+        .await;
+    let v = view(id.clone()).await;
+    assert_eq!(v["alertThresholds"], serde_json::json!([50, 90]));
+    assert_eq!(
+        v["alerts"],
+        serde_json::json!({"highUsage": {"threshold": 1000, "period": "day"}, "unusualActivity": true})
+    );
+    // The key page shows them in its editor.
+    let detail = b.page(&format!("/dashboard/keys/{id}")).await;
+    assert!(detail.contains(r#"value="50, 90""#), "{detail}");
+    assert!(detail.contains(r#"name="highUsageThreshold" min="1" max="1000000000" value="1000""#));
+    assert!(detail.contains(r#"name="unusualActivity" value="true" checked"#));
+    // A percentage out of range is refused, naming the field, and nothing changes.
+    let editor = [
+        ("name", "watched"),
+        ("scopes", "twin:read"),
+        ("monthlyQuota", "500"),
+        ("rateLimitRpm", "0"),
+        ("spendPeriod", "month"),
+    ];
+    let mut bad = editor.to_vec();
+    bad.push(("alertThresholds", "120"));
+    let res = b.submit(&format!("/dashboard/keys/{id}"), &bad).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("alertThresholds"));
+    assert_eq!(
+        view(id.clone()).await["alertThresholds"],
+        serde_json::json!([50, 90])
+    );
+    // Emptied: no threshold alerts, no rules.
+    let res = b.submit(&format!("/dashboard/keys/{id}"), &editor).await;
+    assert_eq!(res.status(), 200);
+    let v = view(id.clone()).await;
+    assert_eq!(
+        (&v["alertThresholds"], &v["alerts"]),
+        (&serde_json::json!([]), &serde_json::Value::Null)
+    );
+}
+
 twin_store::backend_tests!(
+    the_alert_settings_of_a_key,
     the_webhooks_pages,
     without_a_session_every_page_sends_to_the_signed_out_page,
     the_key_journey_through_the_pages,

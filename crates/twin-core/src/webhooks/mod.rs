@@ -480,3 +480,52 @@ pub async fn ping(core: &Core, owner_id: &str, id: &str) -> Result<PingQueued, E
     core.store.record_event(&event, Some(&endpoint.id)).await?;
     Ok(PingQueued { event_id: event.id })
 }
+
+/// The owner's endpoints, oldest first.
+pub async fn list(core: &Core, owner_id: &str) -> Result<WebhookList, Error> {
+    let endpoints = core.store.list_endpoints(owner_id).await?;
+    Ok(WebhookList {
+        items: endpoints.iter().map(WebhookView::from).collect(),
+    })
+}
+
+/// One of the owner's endpoints (another owner's is unknown: `NOT_FOUND`).
+pub async fn get(core: &Core, owner_id: &str, id: &str) -> Result<WebhookView, Error> {
+    let endpoint = core.store.get_endpoint(owner_id, id).await?;
+    Ok(WebhookView::from(&endpoint))
+}
+
+/// Deletes an endpoint and its delivery log; events not yet delivered to it are dropped.
+pub async fn delete(core: &Core, owner_id: &str, id: &str) -> Result<(), Error> {
+    core.store.delete_endpoint(owner_id, id).await?;
+    Ok(())
+}
+
+/// A page of an endpoint's delivery log, newest first (`limit` already checked, 1–100).
+pub async fn deliveries(
+    core: &Core,
+    owner_id: &str,
+    id: &str,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<DeliveryPage, Error> {
+    let page = core
+        .store
+        .list_deliveries(owner_id, id, i64::from(limit), cursor)
+        .await?;
+    Ok(DeliveryPage {
+        items: page.items.iter().map(DeliveryView::from).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Makes one delivery due again now, whatever its state (its attempt count goes on).
+pub async fn redeliver(
+    core: &Core,
+    owner_id: &str,
+    id: &str,
+    delivery_id: &str,
+) -> Result<DeliveryView, Error> {
+    let record = core.store.redeliver(owner_id, id, delivery_id).await?;
+    Ok(DeliveryView::from(&record))
+}

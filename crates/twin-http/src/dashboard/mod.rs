@@ -8,6 +8,7 @@
 //! no session. Every state-changing form carries the session's CSRF token and must come from
 //! the server's own origin.
 
+mod alerts;
 pub mod assets;
 pub mod chart;
 pub mod i18n;
@@ -172,7 +173,39 @@ pub async fn signed_in_post(
     Ok(page)
 }
 
+/// What a confirmation page asks about: the thing concerned, the warning, and the form
+/// (POST with the CSRF token) whose button does it; Cancel goes back to `cancel`.
+pub(crate) struct Confirm<'a> {
+    pub title: Msg,
+    pub subject: Markup,
+    pub warning: Msg,
+    pub action: &'a str,
+    pub button: Msg,
+    pub danger: bool,
+    pub cancel: &'a str,
+}
+
 impl Page {
+    /// A confirmation step before something that cannot be undone.
+    pub(crate) fn confirm(&self, c: Confirm<'_>) -> HttpResponse {
+        let body = maud::html! {
+            p { (c.subject) }
+            p.warning { (self.t(c.warning)) }
+            div.toolbar {
+                form.inline method="post" action=(c.action) {
+                    input type="hidden" name="csrf" value=(self.csrf);
+                    @if c.danger {
+                        button.danger type="submit" { (self.t(c.button)) }
+                    } @else {
+                        button type="submit" { (self.t(c.button)) }
+                    }
+                }
+                a.button.secondary href=(c.cancel) { (self.t(Msg::Cancel)) }
+            }
+        };
+        self.respond(self.t(c.title), body)
+    }
+
     /// A full page: the shell (navigation, language switcher, sign-out) around `body`.
     pub fn respond(&self, title: &str, body: Markup) -> HttpResponse {
         self.respond_status(actix_web::http::StatusCode::OK, title, body)

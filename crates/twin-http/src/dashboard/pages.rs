@@ -20,7 +20,7 @@ use twin_meter::Period;
 use twin_store::{KeyEnv, KeyStatus, Scope};
 
 use super::i18n::Msg;
-use super::{Page, SIGNED_OUT, chart, problem_body, signed_in, signed_in_post};
+use super::{Confirm, Page, SIGNED_OUT, alerts, chart, problem_body, signed_in, signed_in_post};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -281,6 +281,7 @@ pub async fn new_key(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
                 input type="text" id="spendLimit" name="spendLimit" inputmode="decimal" placeholder="12.50";
             }
             (period_select(&page, "spendPeriod", Period::Month))
+            (alerts::fields(&page, &twin_store::KeyAlerts::default()))
             div.field {
                 label for="meta" { (page.t(Msg::Metadata)) " (" (page.t(Msg::Optional)) ")" }
                 textarea id="meta" name="meta" rows="3" placeholder=r#"{"team": "crm"}"# {}
@@ -444,6 +445,7 @@ pub async fn create(
 ) -> HttpResponse {
     let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
     let body = || -> Result<CreateKeyBody, ApiError> {
+        let (alert_thresholds, alerts) = alerts::for_create(&fields)?;
         Ok(CreateKeyBody {
             name: field(&fields, "name").unwrap_or_default().to_owned(),
             env: enum_of(&fields, "env", KeyEnv::ALLOWED)?,
@@ -455,7 +457,8 @@ pub async fn create(
             spend_limit: field(&fields, "spendLimit").map(str::to_owned),
             spend_period: enum_of(&fields, "spendPeriod", PERIOD_NAMES)?,
             meta: meta_of(&fields)?,
-            ..CreateKeyBody::default()
+            alert_thresholds,
+            alerts,
         })
     };
     let body = match body() {
@@ -594,6 +597,7 @@ async fn key_page(
                     label for="expiresAt" { (page.t(Msg::Expires)) " (UTC, " (page.t(Msg::Optional)) ")" }
                     input type="datetime-local" id="expiresAt" name="expiresAt" value=(local_minutes(view.expires_at.as_deref()));
                 }
+                (alerts::fields(page, &record.alerts))
                 div.field {
                     label for="meta" { (page.t(Msg::Metadata)) " (" (page.t(Msg::Optional)) ")" }
                     textarea id="meta" name="meta" rows="3" {
@@ -664,11 +668,12 @@ pub async fn update(
     body: web::Bytes,
 ) -> HttpResponse {
     let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
-    let current = match state.store.get_owner_key(&page.owner.id, &id).await {
-        Ok(record) => record.expires_at.map(twin_meter::iso8601),
+    let (current, current_alerts) = match state.store.get_owner_key(&page.owner.id, &id).await {
+        Ok(record) => (record.expires_at.map(twin_meter::iso8601), record.alerts),
         Err(e) => return refused(&page, &ApiError::from(e)),
     };
     let body = || -> Result<UpdateKeyBody, ApiError> {
+        let (alert_thresholds, alerts) = alerts::for_update(&fields, &current_alerts)?;
         Ok(UpdateKeyBody {
             name: field(&fields, "name").map(str::to_owned),
             expires_at: expiry_change(field(&fields, "expiresAt"), current.as_deref()),
@@ -679,7 +684,8 @@ pub async fn update(
             spend_period: enum_of(&fields, "spendPeriod", PERIOD_NAMES)?,
             meta: Some(meta_of(&fields)?),
             is_active: None,
-            ..UpdateKeyBody::default()
+            alert_thresholds,
+            alerts,
         })
     };
     let result = match body() {
@@ -748,18 +754,16 @@ pub async fn confirm_revoke(
         Ok(record) => record,
         Err(e) => return refused(&page, &ApiError::from(e)),
     };
-    let body = html! {
-        p { code { (record.prefix) } " — " (record.name) }
-        p.warning { (page.t(Msg::RevokeConfirm)) }
-        div.toolbar {
-            form.inline method="post" action={ "/dashboard/keys/" (record.id) "/revoke" } {
-                input type="hidden" name="csrf" value=(page.csrf);
-                button.danger type="submit" { (page.t(Msg::Revoke)) }
-            }
-            a.button.secondary href={ "/dashboard/keys/" (record.id) } { (page.t(Msg::Cancel)) }
-        }
-    };
-    page.respond(page.t(Msg::Revoke), body)
+    let back = format!("/dashboard/keys/{}", record.id);
+    page.confirm(Confirm {
+        title: Msg::Revoke,
+        subject: html! { code { (record.prefix) } " — " (record.name) },
+        warning: Msg::RevokeConfirm,
+        action: &format!("{back}/revoke"),
+        button: Msg::Revoke,
+        danger: true,
+        cancel: &back,
+    })
 }
 
 /// Revokes a key (after the confirmation step).

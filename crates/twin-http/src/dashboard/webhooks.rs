@@ -1,6 +1,7 @@
 //! The dashboard's *Webhooks* pages (SPEC §13, §15): the owner's endpoints, a form to add
 //! one (its signing secret shown once, on the answer to that form), and per endpoint its
-//! delivery log with a redeliver button, a test ping, enable/disable and delete. Every
+//! settings editor, delivery log with a redeliver button, a test ping, enable/disable,
+//! secret rotation and delete (each of the last two behind a confirmation page). Every
 //! action is a plain form POST (no JavaScript needed) that calls the same core use cases
 //! as `/v1/webhooks`.
 
@@ -8,12 +9,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::{Markup, html};
 use twin_core::webhooks::{
-    CreateWebhookBody, DeliveryView, EventSelector, UpdateWebhookBody, WebhookView,
+    CreateWebhookBody, EventSelector, UpdateWebhookBody, WebhookView, WebhookWithSecret,
 };
 
 use super::i18n::Msg;
 use super::pages::{field, refused, signed_in_form, when};
-use super::{Page, signed_in};
+use super::{Confirm, Page, signed_in};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -50,24 +51,80 @@ fn events_text(view: &WebhookView) -> String {
         .join(", ")
 }
 
+/// The event checkboxes, `checked` ticked (ids prefixed, so two forms can share a page).
+fn event_boxes(page: &Page, checked: &[EventSelector]) -> Markup {
+    html! {
+        fieldset {
+            legend { (page.t(Msg::Events)) }
+            @for selector in EventSelector::ALL {
+                label.choice {
+                    input type="checkbox" name="events" value=(selector.as_str()) checked[checked.contains(&selector)];
+                    " "
+                    @if selector == EventSelector::All { (page.t(Msg::AllEvents)) } @else { code { (selector.as_str()) } }
+                }
+                " "
+            }
+        }
+    }
+}
+
+/// The ticked event types; none ticked is every event (`*`), as a new endpoint has.
+fn events_of(fields: &[(String, String)]) -> Result<Vec<EventSelector>, ApiError> {
+    let mut events = Vec::new();
+    for (name, value) in fields {
+        if name == "events" {
+            let selector = serde_json::from_value(serde_json::Value::String(value.clone()))
+                .map_err(|_| {
+                    ApiError::invalid_parameter("events", None, "one of the listed event types")
+                })?;
+            events.push(selector);
+        }
+    }
+    if events.is_empty() {
+        events.push(EventSelector::All);
+    }
+    Ok(events)
+}
+
+/// The page that shows a signing secret, this once (`no-store`): after creation and after
+/// a rotation.
+fn secret_page(page: &Page, created: &WebhookWithSecret) -> HttpResponse {
+    let view = &created.endpoint;
+    let markup = html! {
+        p { a href={ "/dashboard/webhooks/" (view.id) } { (view.url) } }
+        p { strong { (page.t(Msg::SigningSecret)) } }
+        div.secret {
+            code id="new-secret" { (created.secret) }
+            button.secondary type="button" data-copy="new-secret" data-copied="✓" hidden { (page.t(Msg::Copy)) }
+        }
+        p {
+            a href={ "/dashboard/webhooks/" (view.id) } { (page.t(Msg::Details)) }
+            " · "
+            a href="/dashboard/webhooks" { (page.t(Msg::YourWebhooks)) }
+        }
+    };
+    let mut res = page.respond(page.t(Msg::Webhooks), markup);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
 fn add_form(page: &Page) -> Markup {
     html! {
         h2 { (page.t(Msg::AddWebhook)) }
         form method="post" action="/dashboard/webhooks" {
             input type="hidden" name="csrf" value=(page.csrf);
-            p { label { (page.t(Msg::Url)) " " input type="url" name="url" required maxlength="2048" placeholder="https://example.com/twin-events"; } }
-            p { label { (page.t(Msg::Description)) " (" (page.t(Msg::Optional)) ") " input type="text" name="description" maxlength="256"; } }
-            fieldset {
-                legend { (page.t(Msg::Events)) }
-                @for selector in EventSelector::ALL {
-                    label.choice {
-                        input type="checkbox" name="events" value=(selector.as_str()) checked[selector == EventSelector::All];
-                        " "
-                        @if selector == EventSelector::All { (page.t(Msg::AllEvents)) } @else { code { (selector.as_str()) } }
-                    }
-                    " "
-                }
+            div.field {
+                label for="new-url" { (page.t(Msg::Url)) }
+                input type="url" id="new-url" name="url" required maxlength="2048" placeholder="https://example.com/twin-events";
             }
+            div.field {
+                label for="new-description" { (page.t(Msg::Description)) " (" (page.t(Msg::Optional)) ")" }
+                input type="text" id="new-description" name="description" maxlength="256";
+            }
+            (event_boxes(page, &[EventSelector::All]))
             p { button type="submit" { (page.t(Msg::Create)) } }
         }
     }
@@ -77,12 +134,11 @@ fn add_form(page: &Page) -> Markup {
 #[get("/dashboard/webhooks")]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let page = or_answer!(signed_in(&req, &state).await);
-    let endpoints = match state.store.list_endpoints(&page.owner.id).await {
-        Ok(e) => e,
-        Err(e) => return refused(&page, &ApiError::from(twin_core::Error::from(e))),
+    let endpoints = match twin_core::webhooks::list(&state, &page.owner.id).await {
+        Ok(list) => list.items,
+        Err(e) => return refused(&page, &ApiError::from(e)),
     };
     let body = html! {
-        h1 { (page.t(Msg::YourWebhooks)) }
         @if endpoints.is_empty() { p { (page.t(Msg::NoWebhooks)) } } @else {
             table {
                 thead { tr {
@@ -93,13 +149,12 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                     th scope="col" { (page.t(Msg::Created)) }
                 } }
                 tbody {
-                    @for endpoint in &endpoints {
-                        @let view = WebhookView::from(endpoint);
+                    @for view in &endpoints {
                         tr {
                             td { a href={ "/dashboard/webhooks/" (view.id) } { (view.url) } }
                             td { (view.description) }
-                            td { (events_text(&view)) }
-                            td { (state_word(&page, &view)) }
+                            td { (events_text(view)) }
+                            td { (state_word(&page, view)) }
                             td { (when(&view.created_at)) }
                         }
                     }
@@ -108,7 +163,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         }
         (add_form(&page))
     };
-    page.respond(page.t(Msg::Webhooks), body)
+    page.respond(page.t(Msg::YourWebhooks), body)
 }
 
 /// Adds an endpoint; the answer shows its signing secret this once (`no-store`).
@@ -119,51 +174,18 @@ pub async fn create(
     body: web::Bytes,
 ) -> HttpResponse {
     let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
-    let mut events: Vec<EventSelector> = Vec::new();
-    for (name, value) in &fields {
-        if name == "events" {
-            match serde_json::from_value(serde_json::Value::String(value.clone())) {
-                Ok(e) => events.push(e),
-                Err(_) => {
-                    return refused(
-                        &page,
-                        &ApiError::from(twin_core::Error::invalid_parameter(
-                            "events",
-                            None,
-                            "one of the listed event types",
-                        )),
-                    );
-                }
-            }
-        }
-    }
+    let events = match events_of(&fields) {
+        Ok(events) => events,
+        Err(e) => return refused(&page, &e),
+    };
     let body = CreateWebhookBody {
         url: field(&fields, "url").unwrap_or_default().to_owned(),
-        events: Some(if events.is_empty() {
-            vec![EventSelector::All]
-        } else {
-            events
-        }),
+        events: Some(events),
         enabled: Some(true),
         description: field(&fields, "description").map(str::to_owned),
     };
     match twin_core::webhooks::create(&state, &page.owner.id, body).await {
-        Ok(created) => {
-            let view = &created.endpoint;
-            let markup = html! {
-                h1 { (page.t(Msg::Webhooks)) }
-                p { a href={ "/dashboard/webhooks/" (view.id) } { (view.url) } }
-                p { strong { (page.t(Msg::SigningSecret)) } }
-                p { code #new-key { (created.secret) } " " button type="button" data-copy="#new-key" { (page.t(Msg::Copy)) } }
-                p { a href="/dashboard/webhooks" { (page.t(Msg::YourWebhooks)) } }
-            };
-            let mut res = page.respond(page.t(Msg::Webhooks), markup);
-            res.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
-            res
-        }
+        Ok(created) => secret_page(&page, &created),
         Err(e) => refused(&page, &ApiError::from(e)),
     }
 }
@@ -180,41 +202,36 @@ pub async fn detail(
         web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
             .ok()
             .and_then(|q| q.get("cursor").cloned());
-    let endpoint = match state.store.get_endpoint(&page.owner.id, &id).await {
-        Ok(e) => e,
-        Err(e) => return refused(&page, &ApiError::from(twin_core::Error::from(e))),
+    let view = match twin_core::webhooks::get(&state, &page.owner.id, &id).await {
+        Ok(view) => view,
+        Err(e) => return refused(&page, &ApiError::from(e)),
     };
-    let log = match state
-        .store
-        .list_deliveries(&page.owner.id, &id, 50, cursor.as_deref())
-        .await
-    {
-        Ok(log) => log,
-        Err(e) => return refused(&page, &ApiError::from(twin_core::Error::from(e))),
-    };
-    let view = WebhookView::from(&endpoint);
+    let log =
+        match twin_core::webhooks::deliveries(&state, &page.owner.id, &id, 50, cursor.as_deref())
+            .await
+        {
+            Ok(log) => log,
+            Err(e) => return refused(&page, &ApiError::from(e)),
+        };
     let base = format!("/dashboard/webhooks/{}", view.id);
     let body = html! {
-        h1 { (view.url) }
         dl {
             dt { (page.t(Msg::Description)) } dd { (view.description) }
             dt { (page.t(Msg::Events)) } dd { (events_text(&view)) }
             dt { (page.t(Msg::Status)) } dd { (state_word(&page, &view)) }
         }
-        div.actions {
-            form method="post" action={ (base) "/test" } {
+        div.toolbar {
+            form.inline method="post" action={ (base) "/test" } {
                 input type="hidden" name="csrf" value=(page.csrf);
                 button type="submit" disabled[!view.enabled] { (page.t(Msg::SendPing)) }
             }
-            form method="post" action={ (base) "/state" } {
+            form.inline method="post" action={ (base) "/state" } {
                 input type="hidden" name="csrf" value=(page.csrf);
                 input type="hidden" name="enabled" value=(if view.enabled { "false" } else { "true" });
-                button type="submit" { (page.t(if view.enabled { Msg::Disable } else { Msg::Enable })) }
+                button.secondary type="submit" { (page.t(if view.enabled { Msg::Disable } else { Msg::Enable })) }
             }
-            form method="post" action={ (base) "/delete" } {
-                input type="hidden" name="csrf" value=(page.csrf);
-                button type="submit" { (page.t(Msg::Delete)) }
-            }
+            a.button.secondary href={ (base) "/rotate-secret" } { (page.t(Msg::RotateSecret)) }
+            a.button.danger href={ (base) "/delete" } { (page.t(Msg::Delete)) }
         }
         h2 { (page.t(Msg::Deliveries)) }
         @if log.items.is_empty() { p { (page.t(Msg::NoDeliveries)) } } @else {
@@ -230,8 +247,7 @@ pub async fn detail(
                     th scope="col" { (page.t(Msg::Actions)) }
                 } }
                 tbody {
-                    @for record in &log.items {
-                        @let d = DeliveryView::from(record);
+                    @for d in &log.items {
                         tr {
                             td { code { (d.event_type) } br; small { (d.event_id) } }
                             td { (d.status) @if let Some(err) = &d.error { br; small { (err) } } }
@@ -254,9 +270,114 @@ pub async fn detail(
                 p { a href={ (base) "?cursor=" (next) } { (page.t(Msg::Older)) } }
             }
         }
+        h2 { (page.t(Msg::EditWebhook)) }
+        form method="post" action=(base) {
+            input type="hidden" name="csrf" value=(page.csrf);
+            div.field {
+                label for="url" { (page.t(Msg::Url)) }
+                input type="url" id="url" name="url" required maxlength="2048" value=(view.url);
+            }
+            div.field {
+                label for="description" { (page.t(Msg::Description)) " (" (page.t(Msg::Optional)) ")" }
+                input type="text" id="description" name="description" maxlength="256" value=(view.description);
+            }
+            (event_boxes(&page, &view.events))
+            button type="submit" { (page.t(Msg::Save)) }
+        }
         p { a href="/dashboard/webhooks" { (page.t(Msg::YourWebhooks)) } }
     };
     page.respond(&view.url, body)
+}
+
+/// Saves the settings editor: URL (checked again, as on creation), description, events.
+#[post("/dashboard/webhooks/{id}")]
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
+    let events = match events_of(&fields) {
+        Ok(events) => events,
+        Err(e) => return refused(&page, &e),
+    };
+    let current = match twin_core::webhooks::get(&state, &page.owner.id, &id).await {
+        Ok(view) => view,
+        Err(e) => return refused(&page, &ApiError::from(e)),
+    };
+    let url = field(&fields, "url").unwrap_or_default();
+    let body = UpdateWebhookBody {
+        // An unchanged URL is not checked again (its address may since have become one
+        // the operator's rules refuse; that shows at delivery).
+        url: (url != current.url).then(|| url.to_owned()),
+        description: Some(field(&fields, "description").unwrap_or_default().to_owned()),
+        events: Some(events),
+        enabled: None,
+    };
+    match twin_core::webhooks::update(&state, &page.owner.id, &id, body).await {
+        Ok(_) => see_other(&format!("/dashboard/webhooks/{id}")),
+        Err(e) => refused(&page, &ApiError::from(e)),
+    }
+}
+
+/// Asks before replacing the signing secret or deleting the endpoint.
+async fn confirm(req: &HttpRequest, state: &AppState, id: &str, deleting: bool) -> HttpResponse {
+    let page = or_answer!(signed_in(req, state).await);
+    let view = match twin_core::webhooks::get(state, &page.owner.id, id).await {
+        Ok(view) => view,
+        Err(e) => return refused(&page, &ApiError::from(e)),
+    };
+    let back = format!("/dashboard/webhooks/{}", view.id);
+    let (title, warning, suffix) = if deleting {
+        (Msg::Delete, Msg::DeleteWebhookExplain, "delete")
+    } else {
+        (Msg::RotateSecret, Msg::RotateSecretExplain, "rotate-secret")
+    };
+    page.confirm(Confirm {
+        title,
+        subject: html! { (view.url) },
+        warning,
+        action: &format!("{back}/{suffix}"),
+        button: title,
+        danger: deleting,
+        cancel: &back,
+    })
+}
+
+/// Asks before replacing the signing secret.
+#[get("/dashboard/webhooks/{id}/rotate-secret")]
+pub async fn confirm_rotate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    confirm(&req, &state, &id, false).await
+}
+
+/// Replaces the signing secret and shows the new one once.
+#[post("/dashboard/webhooks/{id}/rotate-secret")]
+pub async fn rotate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (page, _) = or_answer!(signed_in_form(&req, &state, &body).await);
+    match twin_core::webhooks::rotate_secret(&state, &page.owner.id, &id).await {
+        Ok(rotated) => secret_page(&page, &rotated),
+        Err(e) => refused(&page, &ApiError::from(e)),
+    }
+}
+
+/// Asks before deleting the endpoint.
+#[get("/dashboard/webhooks/{id}/delete")]
+pub async fn confirm_delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    confirm(&req, &state, &id, true).await
 }
 
 /// Queues a `ping` for the endpoint.
@@ -302,9 +423,9 @@ pub async fn delete(
     body: web::Bytes,
 ) -> HttpResponse {
     let (page, _) = or_answer!(signed_in_form(&req, &state, &body).await);
-    match state.store.delete_endpoint(&page.owner.id, &id).await {
+    match twin_core::webhooks::delete(&state, &page.owner.id, &id).await {
         Ok(()) => see_other("/dashboard/webhooks"),
-        Err(e) => refused(&page, &ApiError::from(twin_core::Error::from(e))),
+        Err(e) => refused(&page, &ApiError::from(e)),
     }
 }
 
@@ -318,8 +439,8 @@ pub async fn redeliver(
 ) -> HttpResponse {
     let (page, _) = or_answer!(signed_in_form(&req, &state, &body).await);
     let (id, delivery) = path.into_inner();
-    match state.store.redeliver(&page.owner.id, &id, &delivery).await {
+    match twin_core::webhooks::redeliver(&state, &page.owner.id, &id, &delivery).await {
         Ok(_) => see_other(&format!("/dashboard/webhooks/{id}")),
-        Err(e) => refused(&page, &ApiError::from(twin_core::Error::from(e))),
+        Err(e) => refused(&page, &ApiError::from(e)),
     }
 }

@@ -47,19 +47,15 @@ pub async fn list_deliveries(
     let caller = authorize_owner(&req, &state, Scope::WebhooksRead).await?;
     let params: ListDeliveriesParams = parse_query(&req)?;
     let limit = check_limit(params.limit, 50, 100)?;
-    let page = state
-        .store
-        .list_deliveries(
-            &caller.owner.id,
-            &id,
-            i64::from(limit),
-            params.cursor.as_deref(),
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(DeliveryPage {
-        items: page.items.iter().map(DeliveryView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let page: DeliveryPage = twin_core::webhooks::deliveries(
+        &state,
+        &caller.owner.id,
+        &id,
+        limit,
+        params.cursor.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Sends a delivery again now, whatever its state (a new attempt with the same
@@ -86,9 +82,7 @@ pub async fn redeliver(
     let caller = authorize_owner(&req, &state, Scope::WebhooksWrite).await?;
     crate::query::no_query(&req)?;
     let (id, delivery) = path.into_inner();
-    let record = state
-        .store
-        .redeliver(&caller.owner.id, &id, &delivery)
-        .await?;
-    Ok(HttpResponse::Accepted().json(DeliveryView::from(&record)))
+    let view: DeliveryView =
+        twin_core::webhooks::redeliver(&state, &caller.owner.id, &id, &delivery).await?;
+    Ok(HttpResponse::Accepted().json(view))
 }

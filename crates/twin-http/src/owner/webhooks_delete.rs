@@ -26,6 +26,6 @@ pub async fn delete_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize_owner(&req, &state, Scope::WebhooksWrite).await?;
     crate::query::no_query(&req)?;
-    state.store.delete_endpoint(&caller.owner.id, &id).await?;
+    twin_core::webhooks::delete(&state, &caller.owner.id, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -27,6 +27,6 @@ pub async fn get_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize_owner(&req, &state, Scope::WebhooksRead).await?;
     crate::query::no_query(&req)?;
-    let endpoint = state.store.get_endpoint(&caller.owner.id, &id).await?;
-    Ok(HttpResponse::Ok().json(WebhookView::from(&endpoint)))
+    let view: WebhookView = twin_core::webhooks::get(&state, &caller.owner.id, &id).await?;
+    Ok(HttpResponse::Ok().json(view))
 }

@@ -1,7 +1,7 @@
 //! `GET /v1/webhooks`: the owner's endpoints.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use twin_core::webhooks::{WebhookList, WebhookView};
+use twin_core::webhooks::WebhookList;
 use twin_store::Scope;
 
 use crate::auth::authorize_owner;
@@ -22,8 +22,6 @@ pub async fn list_webhooks(
 ) -> Result<HttpResponse, ApiError> {
     let caller = authorize_owner(&req, &state, Scope::WebhooksRead).await?;
     crate::query::no_query(&req)?;
-    let endpoints = state.store.list_endpoints(&caller.owner.id).await?;
-    Ok(HttpResponse::Ok().json(WebhookList {
-        items: endpoints.iter().map(WebhookView::from).collect(),
-    }))
+    let list: WebhookList = twin_core::webhooks::list(&state, &caller.owner.id).await?;
+    Ok(HttpResponse::Ok().json(list))
 }
