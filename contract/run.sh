@@ -15,7 +15,11 @@
 #   e. alerts and webhooks end to end (contract/webhooks_e2e.py) against a second server of the
 #      same binary (its own SQLite database, TWIN_WEBHOOKS_ALLOW_PRIVATE=true, retries every
 #      1 s, alert sweep every 500 ms): a receiver on 127.0.0.1 verifies every delivery with the
-#      PyPI `standardwebhooks` library.
+#      PyPI `standardwebhooks` library;
+#   f. OAuth end to end (contract/oauth_e2e.py): Authlib discovers, registers, gets the owner's
+#      consent, exchanges the code with S256 PKCE, refreshes and revokes, against a server with
+#      TWIN_OAUTH_REGISTRATION=open, once on SQLite and once on PostgreSQL
+#      (TWIN_TEST_DATABASE_URL's server, a fresh database each run).
 # The server of a-d may accept webhook endpoints on public addresses (the fixture makes one);
 # it runs with HTTP(S)_PROXY pointing at contract/egress_sink.py, a loopback proxy that logs
 # and refuses every request, so no delivery of this run leaves the machine.
@@ -323,6 +327,43 @@ else
 fi
 [[ -z "$wh_detail" ]] && wh_detail="webhooks_e2e.py exited $wh_status (see its output)"
 record "webhooks e2e (standardwebhooks)" "$wh_status" "$wh_detail"
+
+# --- f. OAuth end to end with Authlib, on both backends -----------------------------------
+log "f. oauth_e2e.py (Authlib) against a server with open registration, on SQLite and PostgreSQL"
+PG_BASE="${TWIN_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+PG_BASE="${PG_BASE%/*}"
+for backend in sqlite postgres; do
+    oa_status=0
+    oa_detail=""
+    OA_PORT="$(free_port)"
+    OA_TOKEN="adm_$(python -c 'import secrets; print(secrets.token_hex(24))')"
+    db_env=()
+    if [[ "$backend" == postgres ]]; then
+        OA_DB="twin_oauth_$$_$RANDOM"
+        if ! psql "$PG_BASE/postgres" -q -c "CREATE DATABASE $OA_DB" >/dev/null; then
+            record "oauth e2e (authlib, $backend)" 1 "cannot create database $OA_DB on $PG_BASE"
+            continue
+        fi
+        db_env=(TWIN_DATABASE_URL="$PG_BASE/$OA_DB")
+    fi
+    if start_server "$OA_PORT" "$OA_TOKEN" "$WORK/oauth.db" "$WORK/oauth-$backend.log" \
+            TWIN_OAUTH_REGISTRATION=open "${db_env[@]}"; then
+        OA_PID=$STARTED_PID
+        (cd "$CONTRACT_DIR" && python oauth_e2e.py --base-url "http://127.0.0.1:$OA_PORT" \
+            --admin-token "$OA_TOKEN" --sample-twin "$SAMPLE_TWIN") 2>&1 | tee "$WORK/oauth_e2e_$backend.txt"
+        oa_status=${PIPESTATUS[0]}
+        oa_detail="$(sed -n 's/^oauth e2e: //p' "$WORK/oauth_e2e_$backend.txt" | tail -n1)"
+        stop_pid "$OA_PID"
+    else
+        oa_status=1
+        oa_detail="the server did not become ready (log above)"
+    fi
+    if [[ "$backend" == postgres ]]; then
+        psql "$PG_BASE/postgres" -q -c "DROP DATABASE IF EXISTS $OA_DB" >/dev/null 2>&1 || true
+    fi
+    [[ -z "$oa_detail" ]] && oa_detail="oauth_e2e.py exited $oa_status (see its output)"
+    record "oauth e2e (authlib, $backend)" "$oa_status" "$oa_detail"
+done
 
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     tail -n 40 "$WORK/server.log" >&2

@@ -13,10 +13,13 @@
 // TWIN_WEBHOOKS_ALLOW_PRIVATE=true): add an endpoint pointing at a receiver in this script →
 // its secret is shown once → a test ping arrives signed with it and the delivery log says
 // succeeded → the editor changes its events → rotating the secret asks first and shows the
-// new one → deleting asks first. Keyboard only: Tab reaches every
+// new one → deleting asks first. OAuth (SPEC §14; TWIN_OAUTH_REGISTRATION=open): an app
+// registers, the owner approves on the consent page, the browser lands on the app's redirect
+// URI with a code, the app's token works, the grant shows on Connected apps and is revoked
+// there. Keyboard only: Tab reaches every
 // link, button and field of each page. A screenshot of every page goes to SCREENSHOT_DIR.
 import { readFileSync, mkdirSync } from "node:fs";
-import { createHmac } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
@@ -238,6 +241,46 @@ await audit("16-webhook-delete-confirm");
 await page.click("form[action$='/delete'] button");
 await page.waitForURL(`${base}/dashboard/webhooks`);
 check((await page.textContent("main")).includes("No webhooks yet."), "the endpoint is deleted");
+
+// OAuth: register an app, approve on the consent page, exchange the code, revoke the grant.
+const callback = `http://127.0.0.1:${receiver.address().port}/callback`;
+const registered = await (await fetch(`${base}/oauth/register`, {
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ client_name: "Browser CRM app", redirect_uris: [callback], token_endpoint_auth_method: "none" }),
+})).json();
+const verifier = randomBytes(40).toString("base64url");
+const challenge = createHash("sha256").update(verifier).digest("base64url");
+const authorize = `${base}/oauth/authorize?${new URLSearchParams({
+  response_type: "code", client_id: registered.client_id, redirect_uri: callback, scope: "twin:read account:read",
+  state: "e2e-state", code_challenge: challenge, code_challenge_method: "S256",
+})}`;
+await page.goto(authorize);
+check((await page.textContent("main")).includes("Browser CRM app"), "the consent page names the app");
+await audit("17-oauth-consent");
+await page.click("button[name=decision][value=approve]");
+await page.waitForURL(/\/callback\?/);
+const back = new URL(page.url());
+check(back.searchParams.get("state") === "e2e-state" && back.searchParams.get("code"), "approving returns a code and the state", page.url());
+const tokenRes = await fetch(`${base}/oauth/token`, {
+  method: "POST",
+  headers: { "Content-Type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams({
+    grant_type: "authorization_code", code: back.searchParams.get("code"), redirect_uri: callback,
+    code_verifier: verifier, client_id: registered.client_id,
+  }),
+});
+const tokens = await tokenRes.json();
+const bearer = async () => (await fetch(`${base}/v1/public/twin/me`, { headers: { Authorization: `Bearer ${tokens.access_token}` } })).status;
+check(tokenRes.status === 200 && (await bearer()) === 200, "the app's access token works", tokens);
+await page.goto(`${base}/dashboard/apps`);
+check((await page.textContent("main table")).includes("Browser CRM app"), "Connected apps lists the app");
+await audit("18-connected-apps-one");
+await page.click("main a[href$='/revoke']");
+await audit("19-revoke-app-confirm");
+await page.click("form[action$='/revoke'] button");
+await page.waitForURL(`${base}/dashboard/apps`);
+check((await bearer()) === 401, "the revoked app's token is refused");
 
 // Forged posts: without the CSRF token, and from another origin. Nothing changes.
 const cookies = await context.cookies();

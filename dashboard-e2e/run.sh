@@ -43,7 +43,7 @@ for backend in sqlite postgres; do
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
     token="e2e-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     TWIN_DATABASE_URL="$url" TWIN_BIND="127.0.0.1:$port" TWIN_ADMIN_TOKEN="$token" TWIN_LOG=warn \
-        TWIN_WEBHOOKS_ALLOW_PRIVATE=true \
+        TWIN_WEBHOOKS_ALLOW_PRIVATE=true TWIN_OAUTH_REGISTRATION=open \
         "$SERVER_BIN" serve > "$WORK/server-$backend.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 100); do

@@ -38,6 +38,9 @@ struct FileConfig {
     webhooks_allow_private: Option<bool>,
     webhooks_retry_schedule: Option<String>,
     alerts_sweep_interval: Option<String>,
+    oauth_registration: Option<String>,
+    oauth_access_token_ttl: Option<String>,
+    oauth_refresh_token_ttl: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +70,7 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Webhook delivery (SPEC §15).
     pub webhooks: twin_core::webhooks::WebhookSettings,
+    pub oauth: twin_core::oauth::OAuthSettings,
 }
 
 /// A duration such as `10s`, `1m`, `2h`, `3d` or `500ms`.
@@ -287,7 +291,32 @@ impl Config {
                 .context("TWIN_ALERTS_SWEEP_INTERVAL")?
                 .max(std::time::Duration::from_millis(100));
         }
+        let mut oauth = twin_core::oauth::OAuthSettings::default();
+        match env("TWIN_OAUTH_REGISTRATION")
+            .or(file_config.oauth_registration)
+            .as_deref()
+        {
+            None | Some("closed") => {}
+            Some("open") => oauth.registration_open = true,
+            Some(other) => {
+                anyhow::bail!("TWIN_OAUTH_REGISTRATION must be open or closed, not {other:?}")
+            }
+        }
+        if let Some(ttl) = env("TWIN_OAUTH_ACCESS_TOKEN_TTL").or(file_config.oauth_access_token_ttl)
+        {
+            oauth.access_ttl = parse_duration(&ttl)
+                .context("TWIN_OAUTH_ACCESS_TOKEN_TTL (e.g. 1h)")?
+                .max(std::time::Duration::from_secs(1));
+        }
+        if let Some(ttl) =
+            env("TWIN_OAUTH_REFRESH_TOKEN_TTL").or(file_config.oauth_refresh_token_ttl)
+        {
+            oauth.refresh_ttl = parse_duration(&ttl)
+                .context("TWIN_OAUTH_REFRESH_TOKEN_TTL (e.g. 30d)")?
+                .max(std::time::Duration::from_secs(1));
+        }
         Ok(Config {
+            oauth,
             webhooks,
             public_url,
             trusted_proxies,

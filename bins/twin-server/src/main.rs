@@ -176,6 +176,7 @@ async fn serve(config: Config) -> Result<()> {
     };
     state.prices = config.prices.clone();
     state.webhooks = config.webhooks.clone();
+    state.oauth = config.oauth.clone();
     // Webhook delivery and the alert sweeps run on every replica: each delivery is claimed
     // by one, and each alert is recorded once (SPEC §15).
     state.spawn_webhooks();

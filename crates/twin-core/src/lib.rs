@@ -27,6 +27,7 @@ pub mod input;
 pub mod keys;
 pub mod login;
 pub mod meter;
+pub mod oauth;
 pub mod owners;
 pub mod prices;
 pub mod render_cache;
@@ -84,6 +85,10 @@ pub struct Core {
     pub webhooks: webhooks::WebhookSettings,
     /// This replica's delivery counters.
     pub webhook_stats: std::sync::Arc<webhooks::dispatch::DeliveryStats>,
+    /// How the OAuth server behaves (SPEC §14).
+    pub oauth: oauth::OAuthSettings,
+    /// Verified OAuth access tokens.
+    pub(crate) tokens: oauth::TokenCache,
 }
 
 impl Core {
@@ -153,6 +158,8 @@ impl Core {
             render_cache: RenderCache::new(64 * 1024 * 1024),
             webhooks: webhooks::WebhookSettings::default(),
             webhook_stats: Default::default(),
+            oauth: oauth::OAuthSettings::default(),
+            tokens: oauth::token_cache(),
         }
     }
 

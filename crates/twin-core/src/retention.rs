@@ -32,7 +32,8 @@ pub fn cutoff(now: OffsetDateTime, days: u32) -> OffsetDateTime {
 }
 
 /// Deletes every raw usage row older than `days` days before `now`, batch by batch, then the
-/// finished webhook deliveries and events as old; returns how many rows. The roll-ups and
+/// finished webhook deliveries and events as old, and OAuth codes and tokens that expired
+/// over a day ago; returns how many rows. The roll-ups and
 /// alert marks are not touched.
 pub async fn purge_expired(store: &Store, days: u32, now: OffsetDateTime) -> StoreResult<usize> {
     let before = cutoff(now, days);
@@ -43,6 +44,8 @@ pub async fn purge_expired(store: &Store, days: u32, now: OffsetDateTime) -> Sto
         if i64::try_from(deleted).unwrap_or(i64::MAX) < PURGE_BATCH {
             // Finished webhook deliveries and their events follow the same retention.
             total += store.purge_webhooks_before(before).await?;
+            // OAuth codes and tokens are dead once expired; they go a day after.
+            total += store.purge_oauth_before(now - time::Duration::DAY).await?;
             return Ok(total);
         }
         // Let the usage flusher (and requests) at the database between batches.

@@ -151,6 +151,9 @@ fn invalid_or_revoked() -> ApiError {
 /// Checks the request's key and returns the caller. Does not check scopes or meter.
 pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
     let plaintext = credential(req.headers())?;
+    if plaintext.starts_with("ato_") {
+        return authenticate_token(state, &plaintext).await;
+    }
     let parsed = state.key_format.parse(&plaintext).map_err(|e| match e {
         ParseError::Checksum => invalid_or_revoked(),
         _ => invalid_format(),
@@ -169,7 +172,32 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
         return Err(invalid_or_revoked());
     }
     let now = state.clock.now();
-    if entry.key.status(now) != KeyStatus::Active || entry.key.env.as_str() != parsed.env() {
+    if entry.key.status(now) != KeyStatus::Active
+        || entry.key.env.as_str() != parsed.env()
+        || entry.key.grant_id.is_some()
+    {
+        return Err(invalid_or_revoked());
+    }
+    Ok(Caller {
+        key: entry.key.clone(),
+        owner: entry.owner.clone(),
+        plan: entry.plan.clone(),
+    })
+}
+
+/// An OAuth access token (SPEC §14): checked (format, checksum, hash, expiry), then its
+/// grant's backing key authenticates as a key does, so a revoked grant is refused on every
+/// replica as soon as a revoked key is.
+async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let now = state.clock.now();
+    let Some(key_id) = twin_core::oauth::verify_access_token(state, token, now).await? else {
+        return Err(invalid_or_revoked());
+    };
+    let entry = match state.caches.key(&key_id) {
+        Some(entry) => entry,
+        None => load_key(state, &key_id).await?,
+    };
+    if entry.key.grant_id.is_none() || entry.key.status(now) != KeyStatus::Active {
         return Err(invalid_or_revoked());
     }
     Ok(Caller {

@@ -16,6 +16,7 @@ pub(crate) mod auth;
 pub(crate) mod dashboard;
 pub(crate) mod error;
 pub(crate) mod middleware;
+pub(crate) mod oauth;
 pub(crate) mod openapi;
 pub(crate) mod ops;
 pub(crate) mod owner;

@@ -67,6 +67,17 @@ pub async fn metering(
         res = res.into_response(response);
     }
 
+    // RFC 9728 §5.1: a 401 from the API names where to learn how to get a token.
+    if status == StatusCode::UNAUTHORIZED
+        && res.request().path().starts_with("/v1/public/")
+        && let Some(state) = state.as_ref()
+        && let Ok(value) =
+            actix_web::http::header::HeaderValue::from_str(&crate::oauth::www_authenticate(state))
+    {
+        res.headers_mut()
+            .insert(actix_web::http::header::WWW_AUTHENTICATE, value);
+    }
+
     let mut meter = res.request().extensions().get::<MeterState>().cloned();
     let mut cost = 0;
     if let (Some(meter), Some(state)) = (meter.as_mut(), state.as_ref())

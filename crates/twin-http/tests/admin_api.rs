@@ -678,7 +678,7 @@ async fn login_links_open_a_session_once(db: TestDb) {
     let attrs: Vec<&str> = cookie.split("; ").skip(1).collect();
     assert_eq!(
         attrs,
-        vec!["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"],
+        vec!["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"],
         "no Secure over plain HTTP"
     );
 

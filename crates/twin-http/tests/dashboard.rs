@@ -31,39 +31,13 @@ impl Browser {
             .redirect(Policy::none())
             .build()
             .unwrap();
-        let link: serde_json::Value = client
-            .post(srv.url("/v1/admin/owners/ana/login-links"))
-            .header("Authorization", format!("Bearer {ADMIN}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let url = link["url"].as_str().unwrap();
-        let res = common::submit_sign_in(&srv, &client, url, &[("Origin", &srv.base)]).await;
-        assert_eq!(res.status(), 303);
-        let session = res.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let mut browser = Browser {
+        let (session, csrf) = common::dashboard_session(&srv, &client, ADMIN, "ana").await;
+        Browser {
             srv,
             client,
             session,
-            csrf: String::new(),
-        };
-        let page = browser.page("/dashboard/").await;
-        browser.csrf = page
-            .split(r#"<meta name="csrf-token" content=""#)
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("every page carries the CSRF token")
-            .to_owned();
-        browser
+            csrf,
+        }
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {

@@ -36,6 +36,7 @@ const MAX_RANDOM_BYTES: usize = MAX_ID_LEN / 2 + MAX_SECRET_LEN / 2;
 const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
 
 const TWIN_ENVS: &[Cow<'static, str>] = &[Cow::Borrowed("live"), Cow::Borrowed("test")];
+const LIVE_ONLY: &[Cow<'static, str>] = &[Cow::Borrowed("live")];
 
 /// Which leading part of a key is its *display prefix*: the part that is safe to show in
 /// logs, dashboards and audit views, and that identifies the key to a human.
@@ -89,6 +90,40 @@ impl KeyFormat {
             envs: Cow::Borrowed(TWIN_ENVS),
             id_len: 8,
             secret_len: 32,
+            checksum: true,
+            display: DisplayPrefix::UpToId,
+        }
+    }
+
+    /// The Twin API's OAuth access tokens (SPEC §14):
+    /// `ato_live_<16 hex id>_<40 hex secret>`, checksum on, display prefix up to the id.
+    /// Grants are live, so `live` is the only environment.
+    ///
+    /// ```
+    /// use twin_keys::KeyFormat;
+    /// let token = KeyFormat::twin_access_token().generate("live").unwrap();
+    /// assert!(token.expose_secret().starts_with("ato_live_"));
+    /// assert!(KeyFormat::twin_access_token().parse(token.expose_secret()).is_ok());
+    /// assert!(KeyFormat::twin().parse(token.expose_secret()).is_err());
+    /// ```
+    #[must_use]
+    pub const fn twin_access_token() -> Self {
+        Self::twin_token("ato")
+    }
+
+    /// The Twin API's OAuth refresh tokens: as [`KeyFormat::twin_access_token`] with the
+    /// prefix `atr`.
+    #[must_use]
+    pub const fn twin_refresh_token() -> Self {
+        Self::twin_token("atr")
+    }
+
+    const fn twin_token(prefix: &'static str) -> Self {
+        Self {
+            prefix: Cow::Borrowed(prefix),
+            envs: Cow::Borrowed(LIVE_ONLY),
+            id_len: 16,
+            secret_len: 40,
             checksum: true,
             display: DisplayPrefix::UpToId,
         }

@@ -122,7 +122,9 @@ impl Store {
                 .id()
                 .ok_or_else(|| StoreError::Invalid("the key format has no id segment".into()))?
                 .to_owned();
-            let event = if spec.rotated_from.is_some() {
+            let event = if insert.grant.is_some() {
+                "grant.created"
+            } else if spec.rotated_from.is_some() {
                 "key.rotated"
             } else {
                 "key.created"

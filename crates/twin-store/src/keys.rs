@@ -45,6 +45,7 @@ struct KeyRow {
     meta: Option<String>,
     alert_thresholds: Option<String>,
     alerts: Option<String>,
+    grant_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -96,6 +97,7 @@ fn record(row: KeyRow, counters: CountersRow) -> StoreResult<KeyRecord> {
         rotated_from: row.rotated_from,
         counter_id: row.counter_id,
         rotated_to: row.rotated_to,
+        grant_id: row.grant_id,
         meta: row
             .meta
             .as_deref()
@@ -237,6 +239,7 @@ impl Store {
                 .map(|m| serde_json::Value::Object(m.clone()).to_string()),
             alert_thresholds: new.alerts.thresholds.as_deref().map(thresholds_to_db),
             alerts: new.alerts.rules.as_ref().and_then(rules_to_db),
+            grant_id: insert.grant.as_ref().map(|g| g.grant.id.clone()),
         };
         let counters = CountersRow {
             key_id: row.id.clone(),
@@ -249,7 +252,7 @@ impl Store {
         let owner_id = row.owner_id.clone();
         // The key's event (key.created, key.rotated) goes to the outbox in the same
         // transaction as the key and its audit row.
-        let event = match &insert.audit {
+        let event = match insert.audit.as_ref().filter(|_| insert.grant.is_none()) {
             Some(audit) => Some(key_event(
                 &audit.event,
                 KeyRef {
@@ -272,6 +275,7 @@ impl Store {
         let ends = insert.ends_predecessor_at.map(to_ms);
         let predecessor = row.rotated_from.clone().filter(|_| ends.is_some());
         let new_owner = insert.new_owner;
+        let grant = insert.grant;
         with_write_conn!(self, |conn| {
             conn.transaction::<_, StoreError, _>(async |conn| {
                 if let Some(owner) = &new_owner {
@@ -304,6 +308,7 @@ impl Store {
                         .await?;
                     let active: i64 = api_keys::table
                         .filter(api_keys::owner_id.eq(&row.owner_id))
+                        .filter(api_keys::grant_id.is_null())
                         .filter(api_keys::revoked_at.is_null())
                         .filter(api_keys::is_active.eq(true))
                         .filter(
@@ -376,6 +381,9 @@ impl Store {
                 if let Some(event) = &event {
                     record_event!(conn, event, None)?;
                 }
+                if let Some(grant) = &grant {
+                    crate::oauth::insert_grant!(conn, grant, row.id)?;
+                }
                 append_change!(conn, Some(&row.id), Some(&row.owner_id), now)?;
                 Ok(())
             })
@@ -405,10 +413,10 @@ impl Store {
     }
 
     /// One of `owner_id`'s keys. Another owner's key is [`StoreError::NotFound`], exactly as
-    /// an unknown id.
+    /// an unknown id; so is an OAuth grant's backing row (managed through the grant).
     pub async fn get_owner_key(&self, owner_id: &str, id: &str) -> StoreResult<KeyRecord> {
         let key = self.find_key(id).await?;
-        if key.owner_id != owner_id {
+        if key.owner_id != owner_id || key.grant_id.is_some() {
             return Err(StoreError::NotFound);
         }
         Ok(key)
@@ -430,6 +438,7 @@ impl Store {
             let mut query = api_keys::table
                 .inner_join(key_counters::table.on(key_counters::key_id.eq(api_keys::counter_id)))
                 .filter(api_keys::owner_id.eq(owner_id))
+                .filter(api_keys::grant_id.is_null())
                 .select((KeyRow::as_select(), CountersRow::as_select()))
                 .order((api_keys::created_at.desc(), api_keys::id.desc()))
                 .limit(limit + 1)
@@ -483,6 +492,7 @@ impl Store {
         Ok(with_conn!(self, |conn| {
             api_keys::table
                 .filter(api_keys::owner_id.eq(owner_id))
+                .filter(api_keys::grant_id.is_null())
                 .filter(api_keys::revoked_at.is_null())
                 .filter(api_keys::is_active.eq(true))
                 .filter(
@@ -723,4 +733,7 @@ pub(crate) struct KeyInsert {
     pub(crate) audit: Option<AuditEvent>,
     /// A new owner to insert first (provisioning with a first key).
     pub(crate) new_owner: Option<crate::owners::OwnerInsert>,
+    /// The OAuth grant (and its first code) this key meters: inserted with it, and no key
+    /// event is sent for it.
+    pub(crate) grant: Option<crate::oauth::GrantInsert>,
 }

@@ -28,6 +28,7 @@ mod issue;
 mod keys;
 mod leases;
 mod model;
+pub mod oauth;
 mod owners;
 mod schema;
 mod sessions;

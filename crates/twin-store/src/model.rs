@@ -357,6 +357,9 @@ pub struct KeyRecord {
     pub meta: Option<KeyMeta>,
     /// Alert settings (SPEC §15).
     pub alerts: KeyAlerts,
+    /// The OAuth grant this row meters, when it is a grant's backing key rather than an
+    /// owner's key (SPEC §14): it has no plaintext and is not listed among the owner's keys.
+    pub grant_id: Option<String>,
     /// The key's counters as last written to the database (the lineage's shared row).
     pub counters: KeyCounters,
 }
@@ -653,6 +656,7 @@ mod tests {
             rotated_to: None,
             meta: None,
             alerts: KeyAlerts::default(),
+            grant_id: None,
             counters: KeyCounters::default(),
         };
         assert_eq!(key.status(now), KeyStatus::Active);

@@ -57,6 +57,7 @@ diesel::table! {
         meta -> Nullable<Text>,
         alert_thresholds -> Nullable<Text>,
         alerts -> Nullable<Text>,
+        grant_id -> Nullable<Text>,
     }
 }
 
@@ -154,6 +155,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     webhook_deliveries,
     alert_marks,
+    oauth_clients,
+    oauth_grants,
+    oauth_codes,
+    oauth_tokens,
 );
 
 diesel::table! {
@@ -224,3 +229,56 @@ diesel::table! {
 }
 
 diesel::joinable!(webhook_deliveries -> webhook_events (event_seq));
+
+diesel::table! {
+    oauth_clients (id) {
+        id -> Text,
+        name -> Text,
+        redirect_uris -> Text,
+        secret_hash -> Nullable<Binary>,
+        auth_method -> Text,
+        registered_by -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_grants (id) {
+        id -> Text,
+        client_id -> Text,
+        owner_id -> Text,
+        key_id -> Text,
+        scopes -> Text,
+        created_at -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_codes (code_hash) {
+        code_hash -> Binary,
+        grant_id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_tokens (id) {
+        id -> Text,
+        grant_id -> Text,
+        kind -> Text,
+        token_hash -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(oauth_grants -> oauth_clients (client_id));

@@ -214,6 +214,7 @@ fn key(id: &str, quota: i64, rate: i64, cap: Option<i64>) -> KeyRecord {
         rotated_to: None,
         meta: None,
         alerts: Default::default(),
+        grant_id: None,
         counters: KeyCounters::default(),
     }
 }

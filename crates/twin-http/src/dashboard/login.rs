@@ -35,7 +35,7 @@ fn invalid_link() -> ApiError {
 /// and `Secure` when the request came over TLS (directly or through a proxy that says so).
 pub fn session_cookie(token: &str, secure: bool) -> String {
     let mut cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
         SESSION_TTL.whole_seconds()
     );
     if secure {
@@ -142,7 +142,7 @@ pub struct SignInForm {
     tag = "dashboard",
     request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 303, description = "Signed in: `Set-Cookie: twin_session=…; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200[; Secure]`, `Location: /dashboard/`", headers(
+        (status = 303, description = "Signed in: `Set-Cookie: twin_session=…; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200[; Secure]`, `Location: /dashboard/` (or back to the OAuth consent page that sent the owner to sign in)", headers(
             ("Set-Cookie" = String, description = "The session cookie"),
             ("Location" = String, description = "/dashboard/"),
         )),
@@ -169,11 +169,28 @@ pub async fn redeem(
         .ok_or_else(invalid_link)?;
     let session = redeem_login_link(&state, &form.token).await?;
     let secure = state.web.is_tls(&req);
+    // Back to the consent page that asked the owner to sign in, if one did; only that path.
+    let back = super::cookie(req.headers(), crate::oauth::RETURN_COOKIE)
+        .and_then(|v| {
+            url::form_urlencoded::parse(format!("v={v}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        })
+        .filter(|v| v.starts_with("/oauth/authorize?") && !v.contains(['\r', '\n']));
     let mut res = HttpResponse::SeeOther();
     page_headers(&mut res);
+    if back.is_some() {
+        res.append_header((
+            header::SET_COOKIE,
+            format!(
+                "{}=; HttpOnly; SameSite=Lax; Path=/dashboard/login; Max-Age=0",
+                crate::oauth::RETURN_COOKIE
+            ),
+        ));
+    }
     Ok(res
-        .insert_header((header::LOCATION, DASHBOARD_HOME))
-        .insert_header((header::SET_COOKIE, session_cookie(&session.token, secure)))
+        .insert_header((header::LOCATION, back.as_deref().unwrap_or(DASHBOARD_HOME)))
+        .append_header((header::SET_COOKIE, session_cookie(&session.token, secure)))
         .finish())
 }
 
@@ -186,7 +203,7 @@ mod tests {
         let plain = session_cookie("abc", false);
         assert_eq!(
             plain,
-            "twin_session=abc; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"
+            "twin_session=abc; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200"
         );
         assert_eq!(session_cookie("abc", true), format!("{plain}; Secure"));
     }

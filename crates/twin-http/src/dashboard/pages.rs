@@ -92,7 +92,7 @@ fn micros(credits: &str) -> i64 {
 }
 
 /// A refused action: its page, with the core's message.
-pub(super) fn refused(page: &Page, err: &ApiError) -> HttpResponse {
+pub(crate) fn refused(page: &Page, err: &ApiError) -> HttpResponse {
     page.respond_status(
         crate::error::status_of(err.0.code()),
         page.t(Msg::Problem),
@@ -855,16 +855,88 @@ pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     page.respond(page.t(Msg::Account), body)
 }
 
-/// Where connected apps (OAuth, SPEC §14) will be listed.
+/// The apps the owner connected through OAuth (SPEC §14): each grant with its scopes, when
+/// it was granted, its last call and this month's calls, and a revoke button.
 #[get("/dashboard/apps")]
 pub async fn apps(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    placeholder(&req, &state, Msg::ConnectedApps).await
+    let page = or_answer!(signed_in(&req, &state).await);
+    let grants = match twin_core::oauth::list_grants(&state, &page.owner.id).await {
+        Ok(g) => g,
+        Err(e) => return refused(&page, &ApiError::from(e)),
+    };
+    let body = html! {
+        @if grants.is_empty() { p { (page.t(Msg::NoApps)) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (page.t(Msg::App)) }
+                    th scope="col" { (page.t(Msg::Scopes)) }
+                    th scope="col" { (page.t(Msg::Granted)) }
+                    th scope="col" { (page.t(Msg::LastUsed)) }
+                    th.num scope="col" { (page.t(Msg::CallsMonth)) }
+                    th scope="col" { (page.t(Msg::Status)) }
+                    th scope="col" { (page.t(Msg::Actions)) }
+                } }
+                tbody {
+                    @for g in &grants {
+                        tr {
+                            td { (g.client_name) br; small { code { (g.client_id) } } }
+                            td { (g.scopes.join(", ")) }
+                            td { (when(&g.granted_at)) }
+                            td { (g.last_used_at.as_deref().map(when).unwrap_or_else(|| "–".into())) }
+                            td.num { (g.calls_this_month) }
+                            td { (if g.status == "active" { page.t(Msg::Active) } else { page.t(Msg::Revoked) }) }
+                            td {
+                                @if g.status == "active" {
+                                    a.button.danger href={ "/dashboard/apps/" (g.id) "/revoke" } { (page.t(Msg::Revoke)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page.respond(page.t(Msg::ConnectedApps), body)
 }
 
-async fn placeholder(req: &HttpRequest, state: &AppState, title: Msg) -> HttpResponse {
-    match signed_in(req, state).await {
-        Ok(page) => page.respond(page.t(title), html! { p { (page.t(Msg::ComingSoon)) } }),
-        Err(res) => res,
+/// Asks before revoking an app's access.
+#[get("/dashboard/apps/{id}/revoke")]
+pub async fn confirm_revoke_app(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let page = or_answer!(signed_in(&req, &state).await);
+    let grants = match twin_core::oauth::list_grants(&state, &page.owner.id).await {
+        Ok(g) => g,
+        Err(e) => return refused(&page, &ApiError::from(e)),
+    };
+    let Some(grant) = grants.iter().find(|g| g.id == *id) else {
+        return refused(&page, &ApiError::not_found());
+    };
+    page.confirm(Confirm {
+        title: Msg::Revoke,
+        subject: html! { strong { (grant.client_name) } " — " (grant.scopes.join(", ")) },
+        warning: Msg::RevokeAppConfirm,
+        action: &format!("/dashboard/apps/{}/revoke", grant.id),
+        button: Msg::Revoke,
+        danger: true,
+        cancel: "/dashboard/apps",
+    })
+}
+
+/// Revokes an app's grant: its tokens stop on every replica.
+#[post("/dashboard/apps/{id}/revoke")]
+pub async fn revoke_app(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (page, _) = or_answer!(signed_in_form(&req, &state, &body).await);
+    match twin_core::oauth::revoke_owner_grant(&state, &page.owner.id, &id).await {
+        Ok(()) => see_other("/dashboard/apps"),
+        Err(e) => refused(&page, &ApiError::from(e)),
     }
 }
 

@@ -370,3 +370,50 @@ pub async fn submit_sign_in(
     }
     req.send().await.unwrap()
 }
+
+/// Signs `owner` in to the dashboard as a browser would (an operator's login link, then its
+/// page's button) with `admin_token`, and returns the session cookie (`twin_session=…`) and
+/// the session's CSRF token.
+#[allow(dead_code)]
+pub async fn dashboard_session(
+    srv: &TestServer,
+    client: &reqwest::Client,
+    admin_token: &str,
+    owner: &str,
+) -> (String, String) {
+    let link: serde_json::Value = client
+        .post(srv.url(&format!("/v1/admin/owners/{owner}/login-links")))
+        .header("Authorization", format!("Bearer {admin_token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = link["url"].as_str().unwrap();
+    let res = submit_sign_in(srv, client, url, &[("Origin", &srv.base)]).await;
+    assert_eq!(res.status(), 303);
+    let session = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = client
+        .get(srv.url("/dashboard/"))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split(r#"<meta name="csrf-token" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("every page carries the CSRF token")
+        .to_owned();
+    (session, csrf)
+}
