@@ -28,6 +28,9 @@ Two jobs, nothing else:
       - a twin `document` that satisfies the published PCP JSON Schema but breaks a rule that
         schema says it cannot express (a non-blank `sourceLang` entry in every localized map,
         unique section keys, 256 KiB; SPEC §10);
+      - an OAuth client's `redirect_uris` refused by RFC 8252's rules (absolute https, loopback
+        http or a reverse-domain private-use scheme, no fragment), or a `client_name` with
+        control characters (SPEC §14);
       - a webhook `url` refused for its scheme or its host's resolved addresses (SPEC §15:
         https only, no private addresses, DNS checked; the run has no DNS);
       - `PATCH /v1/admin/snapshots/{id}` to `ready` without a document when the snapshot never
@@ -256,6 +259,17 @@ def _unexpressible(case, response) -> str | None:
         message = str(error.get("message", ""))
         if any(m in message for m in ("does not resolve", "private, loopback", "only https://", "absolute https:// URL")):
             return "webhook url: refused for its scheme or its host's addresses (SPEC §15)"
+    if route == ("POST", "/v1/admin/oauth-clients"):
+        # SPEC §14 / RFC 8252: a redirect URI must be an absolute https, loopback http or
+        # reverse-domain private-use URI without a fragment, and a name has no control
+        # characters; JSON Schema cannot say either.
+        message = str(error.get("message", ""))
+        if name == "redirect_uris" and any(m in message for m in (
+                "not an absolute URI", "plain http only for loopback", "has a fragment",
+                "is neither https", "longer than 2048")):
+            return "oauth client: redirect URI refused (RFC 8252 rules)"
+        if name == "client_name" and "control characters" in message:
+            return "oauth client: control characters in client_name"
     return None
 
 

@@ -64,6 +64,9 @@ enum Command {
     Twin(cli::twin::TwinCommand),
     /// Issue a one-time dashboard login link for an owner (single use, valid 15 minutes).
     LoginLink(cli::login_link::LoginLinkArgs),
+    /// Manage the OAuth clients (apps) that may ask owners for consent: add, list, remove.
+    #[command(subcommand)]
+    OauthClient(cli::oauth_client::OAuthClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -100,7 +103,11 @@ async fn run() -> Result<()> {
     // be noise there, so they show errors only unless TWIN_LOG asks for more.
     let operator = matches!(
         command,
-        Command::Owner(_) | Command::Key(_) | Command::Twin(_) | Command::LoginLink(_)
+        Command::Owner(_)
+            | Command::Key(_)
+            | Command::Twin(_)
+            | Command::LoginLink(_)
+            | Command::OauthClient(_)
     );
     let log = if operator && std::env::var_os("TWIN_LOG").is_none() {
         "error"
@@ -128,6 +135,9 @@ async fn run() -> Result<()> {
         Command::LoginLink(args) => {
             let base_url = config.base_url();
             cli::login_link::run(&cli::state(&config).await?, args, &base_url).await
+        }
+        Command::OauthClient(command) => {
+            cli::oauth_client::run(&cli::state(&config).await?, command).await
         }
         Command::Openapi => unreachable!("handled above"),
     }

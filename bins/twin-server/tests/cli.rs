@@ -411,7 +411,76 @@ async fn the_cli_manages_owners_keys_twins_and_login_links(db: TestDb) {
     assert!(audit.iter().all(|e| e.actor == "cli"), "{audit:?}");
 }
 
-twin_store::backend_tests!(the_cli_manages_owners_keys_twins_and_login_links);
+async fn the_cli_manages_oauth_clients(db: TestDb) {
+    let added = ok_json(
+        &db,
+        &[
+            "oauth-client",
+            "add",
+            "--name",
+            "Acme CRM",
+            "--redirect-uri",
+            "https://crm.example.com/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--confidential",
+            "--json",
+        ],
+    );
+    let id = added["client_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("cli_"), "{added}");
+    assert!(added["client_secret"].as_str().unwrap().starts_with("cs_"));
+    assert_eq!(added["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(added["registered_by"], "operator");
+    let public = ok(
+        &db,
+        &[
+            "oauth-client",
+            "add",
+            "--name",
+            "Desk app",
+            "--redirect-uri",
+            "com.example.desk:/cb",
+        ],
+    );
+    assert!(
+        public.contains("client_id: cli_") && !public.contains("client_secret"),
+        "{public}"
+    );
+    let list = ok_json(&db, &["oauth-client", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert!(
+        list.to_string().find("client_secret\":\"cs_").is_none(),
+        "no secret is listed"
+    );
+    let err = fails(
+        db.url(),
+        &[
+            "oauth-client",
+            "add",
+            "--name",
+            "x",
+            "--redirect-uri",
+            "http://crm.example.com/cb",
+        ],
+    );
+    assert!(err.contains("invalid_redirect_uri"), "{err}");
+    ok(&db, &["oauth-client", "remove", &id]);
+    assert_eq!(
+        ok_json(&db, &["oauth-client", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let err = fails(db.url(), &["oauth-client", "remove", &id]);
+    assert!(err.contains("error"), "{err}");
+}
+
+twin_store::backend_tests!(
+    the_cli_manages_owners_keys_twins_and_login_links,
+    the_cli_manages_oauth_clients,
+);
 
 #[test]
 fn every_subcommand_has_help_a_newcomer_can_follow() {
@@ -429,6 +498,8 @@ fn every_subcommand_has_help_a_newcomer_can_follow() {
         (vec!["key", "rotate", "--help"], "--grace-period-seconds"),
         (vec!["twin", "import", "--help"], "JSON path"),
         (vec!["login-link", "--help"], "--base-url"),
+        (vec!["oauth-client", "--help"], "remove"),
+        (vec!["oauth-client", "add", "--help"], "--confidential"),
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();

@@ -355,11 +355,44 @@ async fn the_whole_flow_with_a_public_client(db: TestDb) {
         "{apps}"
     );
     let grant = apps
-        .split("/dashboard/apps/grt_")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .map(|id| format!("grt_{id}"))
+        .split("href=\"/dashboard/apps/")
+        .filter_map(|part| part.split_once('"'))
+        .find_map(|(path, _)| path.strip_suffix("/revoke"))
+        .map(str::to_owned)
         .expect("a revoke button for the live grant");
+    // The owner lowers the app's quota: the token is metered by it at once.
+    let detail = o.page(&format!("/dashboard/apps/{grant}")).await;
+    assert!(detail.contains(r#"name="monthlyQuota""#), "{detail}");
+    let res = o
+        .client
+        .post(o.srv.url(&format!("/dashboard/apps/{grant}")))
+        .header("Cookie", &o.session)
+        .header("Origin", &o.srv.base)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&monthlyQuota=2&rateLimitRpm=60&spendLimit=",
+            o.csrf
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Saved."));
+    // One call of the two is spent; at most one more is served (the units this replica had
+    // reserved under the old quota come back to the counter in the background), never more.
+    let mut served = 0;
+    let mut over = o.api("/v1/public/twin/preset/estandar", &access4).await;
+    for _ in 0..3 {
+        if over.status() != 200 {
+            break;
+        }
+        served += 1;
+        over = o.api("/v1/public/twin/preset/estandar", &access4).await;
+    }
+    assert!(served <= 1, "{served} calls served past the lowered quota");
+    assert_eq!(over.status(), 429);
+    let (_, err) = common::error_of(over).await;
+    assert_eq!(err["code"], "MONTHLY_QUOTA_EXCEEDED", "{err}");
     let confirm = o.page(&format!("/dashboard/apps/{grant}/revoke")).await;
     assert!(confirm.contains("ask for your consent again"), "{confirm}");
     let res = o
@@ -663,7 +696,99 @@ async fn a_grant_revoked_on_one_replica_is_refused_on_another(db: TestDb) {
     assert_eq!(types, vec!["grant.revoked"]);
 }
 
+async fn operators_register_and_remove_clients(db: TestDb) {
+    let o = Owner::start(db).await;
+    let admin = |method: reqwest::Method, path: &str| {
+        o.client
+            .request(method, o.srv.url(path))
+            .header("Authorization", format!("Bearer {ADMIN}"))
+    };
+    let res = admin(reqwest::Method::POST, "/v1/admin/oauth-clients")
+        .json(&serde_json::json!({"client_name": "Acme CRM", "redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let info: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(info["token_endpoint_auth_method"], "none");
+    assert_eq!(info["registered_by"], "operator");
+    let client_id = info["client_id"].as_str().unwrap().to_owned();
+    let res = admin(reqwest::Method::POST, "/v1/admin/oauth-clients")
+        .json(&serde_json::json!({"client_name": "Bad", "redirect_uris": ["ftp://x/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = common::error_of(res).await;
+    assert_eq!(
+        (status, err["parameter"].as_str()),
+        (400, Some("redirect_uris"))
+    );
+    let list: serde_json::Value = admin(reqwest::Method::GET, "/v1/admin/oauth-clients")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // The operator's client goes through the flow; removing it revokes its grants.
+    let code = o.code(&client_id).await;
+    let tokens: serde_json::Value = o.exchange(&client_id, &code).await.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(o.api("/v1/public/twin/me", &access).await.status(), 200);
+    let res = admin(
+        reqwest::Method::DELETE,
+        &format!("/v1/admin/oauth-clients/{client_id}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(o.api("/v1/public/twin/me", &access).await.status(), 401);
+    let query = o.authorize_query(&client_id, &[]);
+    let res = o
+        .client
+        .get(o.srv.url(&format!("/oauth/authorize?{query}")))
+        .header("Cookie", &o.session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "a removed client cannot ask again");
+    let res = admin(
+        reqwest::Method::DELETE,
+        &format!("/v1/admin/oauth-clients/{client_id}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+async fn registration_is_closed_unless_the_operator_opens_it(db: TestDb) {
+    let srv = TestServer::start(db).await;
+    let meta: serde_json::Value = srv
+        .client
+        .get(srv.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(meta.get("registration_endpoint").is_none(), "{meta}");
+    let res = srv
+        .client
+        .post(srv.url("/oauth/register"))
+        .json(&serde_json::json!({"redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oauth_error(res).await, (400, "access_denied".into()));
+}
+
 twin_store::backend_tests!(
+    operators_register_and_remove_clients,
+    registration_is_closed_unless_the_operator_opens_it,
     a_grant_revoked_on_one_replica_is_refused_on_another,
     the_whole_flow_with_a_public_client,
     refusals,

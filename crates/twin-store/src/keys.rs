@@ -528,6 +528,31 @@ impl Store {
         audit: Option<AuditEvent>,
     ) -> StoreResult<KeyRecord> {
         let current = self.get_owner_key(owner_id, id).await?;
+        self.update_key_row(current, patch, audit).await
+    }
+
+    /// Changes the limits (quota, rate, spend) of an OAuth grant's backing key: as
+    /// [`Store::update_key`], with no key event (the owner changed an app's limits).
+    pub async fn update_grant_key(
+        &self,
+        owner_id: &str,
+        key_id: &str,
+        patch: KeyPatch,
+    ) -> StoreResult<KeyRecord> {
+        let current = self.find_key(key_id).await?;
+        if current.owner_id != owner_id || current.grant_id.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        self.update_key_row(current, patch, None).await
+    }
+
+    async fn update_key_row(
+        &self,
+        current: KeyRecord,
+        patch: KeyPatch,
+        audit: Option<AuditEvent>,
+    ) -> StoreResult<KeyRecord> {
+        let (owner_id, id) = (current.owner_id.as_str(), current.id.as_str());
         if current.revoked_at.is_some() {
             return Err(StoreError::Conflict("the key is revoked".into()));
         }

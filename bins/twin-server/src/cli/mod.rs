@@ -11,6 +11,7 @@
 
 pub mod key;
 pub mod login_link;
+pub mod oauth_client;
 pub mod owner;
 pub mod twin;
 

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::{Error, ErrorCode};
 
 /// Reads a field that may be absent (outer `None`), `null` (`Some(None)`) or a value.
-fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

@@ -360,6 +360,42 @@ pub async fn register(
     Ok(info)
 }
 
+/// A client registered by an operator (`POST /v1/admin/oauth-clients`, the CLI): RFC
+/// 7591's field names, so a client's metadata reads the same whoever registers it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClientBody {
+    /// The app's name, shown to the owner on the consent page.
+    #[schema(min_length = 1, max_length = 64)]
+    pub client_name: String,
+    /// Exact redirect URIs: `https://…`, loopback `http://127.0.0.1…` / `http://[::1]…` /
+    /// `http://localhost…` (any port matches), or a reverse-domain private-use scheme.
+    #[schema(min_items = 1, max_items = 10)]
+    pub redirect_uris: Vec<String>,
+    /// `none` (public, PKCE alone; the default here) or `client_secret_basic` /
+    /// `client_secret_post` (confidential: its secret is in this answer only).
+    #[schema(pattern = "^(none|client_secret_basic|client_secret_post)$")]
+    pub token_endpoint_auth_method: Option<String>,
+}
+
+/// Registers a client for an operator.
+pub async fn create_client(core: &Core, body: CreateClientBody) -> Result<ClientInfo, OAuthError> {
+    register(
+        core,
+        RegistrationRequest {
+            redirect_uris: body.redirect_uris,
+            client_name: Some(body.client_name),
+            token_endpoint_auth_method: Some(
+                body.token_endpoint_auth_method
+                    .unwrap_or_else(|| "none".into()),
+            ),
+            ..RegistrationRequest::default()
+        },
+        Registrar::Operator,
+    )
+    .await
+}
+
 /// The registered clients (operators).
 pub async fn list_clients(core: &Core) -> Result<Vec<ClientInfo>, Error> {
     Ok(core
@@ -422,28 +458,97 @@ pub struct GrantView {
     pub monthly_quota: i64,
     /// Its rate limit per minute (0: none).
     pub rate_limit_rpm: i64,
+    /// Its monthly spend cap in credits, if any.
+    pub spend_limit: Option<String>,
     /// `active` or `revoked`.
     pub status: String,
 }
 
 /// The owner's connected apps, newest first (revoked ones too, marked so).
 pub async fn list_grants(core: &Core, owner_id: &str) -> Result<Vec<GrantView>, Error> {
-    let now = core.clock.now();
-    let month = twin_meter::month_start(now);
     Ok(core
         .store
         .list_owner_grants(owner_id)
         .await?
         .into_iter()
-        .map(|(grant, client, key)| GrantView {
+        .map(|(grant, client, key)| GrantView::of(core, grant, &client, &key))
+        .collect())
+}
+
+/// One of the owner's connected apps (another owner's is unknown).
+pub async fn get_grant(core: &Core, owner_id: &str, grant_id: &str) -> Result<GrantView, Error> {
+    let grant = core.store.get_grant(grant_id).await?;
+    if grant.owner_id != owner_id || grant.activated_at.is_none() {
+        return Err(Error::not_found());
+    }
+    let client = core.store.get_client(&grant.client_id).await?;
+    let key = core.store.find_key(&grant.key_id).await?;
+    Ok(GrantView::of(core, grant, &client, &key))
+}
+
+/// New limits for a grant (the owner's choice; the plan's bounds apply as for a key).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrantLimits {
+    /// Calls per month.
+    pub monthly_quota: Option<i64>,
+    /// Calls per minute (0: no limit).
+    pub rate_limit_rpm: Option<i64>,
+    /// Spend cap per month in credits (`"12.50"`), or null for none.
+    #[serde(default, deserialize_with = "crate::keys::spec::nullable")]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,12}(\.[0-9]{1,6})?$")]
+    pub spend_limit: Option<Option<String>>,
+}
+
+/// Changes a grant's limits; its tokens keep working, metered by the new limits.
+pub async fn update_grant_limits(
+    core: &Core,
+    owner_id: &str,
+    grant_id: &str,
+    limits: GrantLimits,
+) -> Result<GrantView, Error> {
+    let grant = core.store.get_grant(grant_id).await?;
+    if grant.owner_id != owner_id || grant.activated_at.is_none() {
+        return Err(Error::not_found());
+    }
+    if grant.revoked_at.is_some() {
+        return Err(Error::conflict("the app's access was revoked"));
+    }
+    let owner = core.store.get_owner(owner_id).await?;
+    let plan = core.plan(&owner.plan);
+    let patch = crate::keys::spec::UpdateKeyBody {
+        monthly_quota: limits.monthly_quota,
+        rate_limit_rpm: limits.rate_limit_rpm,
+        spend_limit: limits.spend_limit,
+        ..Default::default()
+    }
+    .into_patch(&plan, None, core.clock.now())?;
+    core.store
+        .update_grant_key(owner_id, &grant.key_id, patch)
+        .await?;
+    get_grant(core, owner_id, grant_id).await
+}
+
+impl GrantView {
+    fn of(
+        core: &Core,
+        grant: twin_store::oauth::OAuthGrant,
+        client: &OAuthClient,
+        key: &twin_store::KeyRecord,
+    ) -> GrantView {
+        let now = core.clock.now();
+        let month = twin_meter::month_start(now);
+        let key_view = crate::keys::KeyView::for_core(key, core);
+        GrantView {
+            spend_limit: key_view.spend_limit,
             // Spent, not reserved: this replica's unspent allowance is left out, as a key's
             // page does (another replica's comes back within seconds of its last use).
             calls_this_month: (key.counters.quota_used_in(month)
                 - core.meter.local_unused(&key.id, now).0)
                 .max(0),
             id: grant.id,
-            client_id: client.id,
-            client_name: client.name,
+            client_id: client.id.clone(),
+            client_name: client.name.clone(),
             scopes: grant.scopes.to_strings(),
             granted_at: iso(grant.created_at),
             last_used_at: key.last_used_at.map(iso),
@@ -454,8 +559,8 @@ pub async fn list_grants(core: &Core, owner_id: &str) -> Result<Vec<GrantView>, 
             } else {
                 "active".into()
             },
-        })
-        .collect())
+        }
+    }
 }
 
 /// Revokes one of the owner's grants (the dashboard's revoke button): its tokens stop on

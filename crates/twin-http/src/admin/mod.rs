@@ -10,6 +10,7 @@
 pub mod keys_create;
 pub mod login_links;
 pub mod metrics;
+pub mod oauth_clients;
 pub mod owners_create;
 pub mod owners_get;
 pub mod owners_update;

@@ -9,6 +9,7 @@
 //! the server's own origin.
 
 mod alerts;
+pub mod apps;
 pub mod assets;
 pub mod chart;
 pub mod i18n;
