@@ -218,7 +218,9 @@ if CONTRACT_EGRESS_LOG="$EGRESS_LOG" python "$CONTRACT_DIR/fixture.py" "$BASE_UR
     source "$WORK/fixture.env"
     export CONTRACT_BASE_URL="$BASE_URL" CONTRACT_ADMIN_TOKEN="$ADMIN_TOKEN" CONTRACT_PCP_SCHEMA="$PCP_SCHEMA" \
         CONTRACT_EXCEPTIONS_LOG="$WORK/exceptions.jsonl"
-    st_args=(--checks all --no-color --report junit --report-dir "$WORK/schemathesis-report")
+    # The OAuth endpoints (tag `oauth`) speak RFC 6749's form bodies and error shape; their
+    # contract is the RFCs', checked by Authlib in step f, not fuzzed here.
+    st_args=(--checks all --no-color --report junit --report-dir "$WORK/schemathesis-report" --exclude-tag oauth)
     [[ -n "${CONTRACT_MAX_EXAMPLES:-}" ]] && st_args+=(--max-examples "$CONTRACT_MAX_EXAMPLES")
     [[ -n "${CONTRACT_SEED:-}" ]] && st_args+=(--seed "$CONTRACT_SEED")
     [[ -n "${CONTRACT_WORKERS:-}" ]] && st_args+=(--workers "$CONTRACT_WORKERS")

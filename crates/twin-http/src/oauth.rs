@@ -10,9 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::html;
 use twin_core::oauth::flow::{Introspector, basic_credentials};
 use twin_core::oauth::{
-    AuthorizeFailure, AuthorizeQuery, IntrospectRequest, OAuthError, Registrar,
-    RegistrationRequest, RevokeRequest, TokenRequest, approve, check_authorize, deny, introspect,
-    register, revoke, token,
+    AuthorizeFailure, AuthorizeQuery, ClientInfo, IntrospectRequest, Introspection, OAuthError,
+    Registrar, RegistrationRequest, RevokeRequest, TokenRequest, TokenResponse, approve,
+    check_authorize, deny, introspect, register, revoke, token,
 };
 
 use crate::dashboard::i18n::Msg;
@@ -100,7 +100,15 @@ fn basic(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
     }
 }
 
-/// RFC 8414 authorization server metadata.
+/// RFC 8414 authorization server metadata: every OAuth endpoint of this server, S256 only,
+/// the grantable scopes; `registration_endpoint` only while dynamic registration is open.
+#[utoipa::path(
+    operation_id = "getAuthorizationServerMetadata",
+    tag = "oauth",
+    responses(
+        (status = 200, description = "The metadata document (JSON)", body = Object),
+    )
+)]
 #[get("/.well-known/oauth-authorization-server")]
 pub async fn server_metadata(state: web::Data<AppState>) -> HttpResponse {
     let base = state.web.base_url();
@@ -129,6 +137,13 @@ pub async fn server_metadata(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// RFC 9728 protected resource metadata: the API, and which server grants tokens for it.
+#[utoipa::path(
+    operation_id = "getProtectedResourceMetadata",
+    tag = "oauth",
+    responses(
+        (status = 200, description = "The metadata document (JSON)", body = Object),
+    )
+)]
 #[get("/.well-known/oauth-protected-resource")]
 pub async fn resource_metadata(state: web::Data<AppState>) -> HttpResponse {
     let base = state.web.base_url();
@@ -152,7 +167,17 @@ pub fn www_authenticate(state: &AppState) -> String {
     )
 }
 
-/// RFC 7591 dynamic registration, when the operator opened it.
+/// RFC 7591 dynamic client registration, when the operator opened it
+/// (`TWIN_OAUTH_REGISTRATION=open`); closed, it answers `access_denied`.
+#[utoipa::path(
+    operation_id = "registerOAuthClientDynamically",
+    tag = "oauth",
+    request_body = RegistrationRequest,
+    responses(
+        (status = 201, description = "Registered; a confidential client's secret is in this answer only", body = ClientInfo),
+        (status = 400, description = "invalid_redirect_uri, invalid_client_metadata, or access_denied (registration closed)", body = OAuthError),
+    )
+)]
 #[post("/oauth/register")]
 pub async fn register_client(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let request: RegistrationRequest = match serde_json::from_slice(&body) {
@@ -202,7 +227,20 @@ fn authorize_params(text: &str) -> Result<AuthorizeQuery, OAuthError> {
     pairs_into(text.as_bytes())
 }
 
-/// The consent page (or, not signed in, how to sign in and come back).
+/// The authorization endpoint: the consent page for a signed-in owner (its form's buttons
+/// are `decision=approve` and `decision=deny`), or, not signed in, how to sign in and come
+/// back. An unknown client or unregistered redirect URI is said on the page and redirected
+/// nowhere; any other error goes back to the redirect URI with `error` and `state`.
+#[utoipa::path(
+    operation_id = "authorize",
+    tag = "oauth",
+    params(AuthorizeQuery),
+    responses(
+        (status = 200, description = "The consent page (HTML), or how to sign in first", content_type = "text/html"),
+        (status = 303, description = "Back to the client's redirect URI with `error` and `state`", headers(("Location" = String, description = "redirect_uri?error=…&state=…"))),
+        (status = 400, description = "A page (HTML): unknown client or redirect URI, sent nowhere", content_type = "text/html"),
+    )
+)]
 #[get("/oauth/authorize")]
 pub async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let query = match authorize_params(req.query_string()) {
@@ -336,7 +374,19 @@ pub async fn decide(
     }
 }
 
-/// `POST /oauth/token`: authorization_code and refresh_token.
+/// The token endpoint: `authorization_code` (with the PKCE verifier) and `refresh_token`
+/// (each refresh token works once; presenting a used one revokes the grant). Confidential
+/// clients authenticate with HTTP Basic or `client_secret`.
+#[utoipa::path(
+    operation_id = "requestToken",
+    tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+    )
+)]
 #[post("/oauth/token")]
 pub async fn token_endpoint(
     req: HttpRequest,
@@ -354,7 +404,18 @@ pub async fn token_endpoint(
     }
 }
 
-/// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was known.
+/// RFC 7009 revocation: either token of a grant revokes the whole grant; 200 whether or not
+/// the token was known.
+#[utoipa::path(
+    operation_id = "revokeToken",
+    tag = "oauth",
+    request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked (or unknown)"),
+        (status = 400, description = "invalid_request", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+    )
+)]
 #[post("/oauth/revoke")]
 pub async fn revoke_endpoint(
     req: HttpRequest,
@@ -374,8 +435,18 @@ pub async fn revoke_endpoint(
     }
 }
 
-/// `POST /oauth/introspect` (RFC 7662): confidential clients (their own tokens) and
-/// operators (`Authorization: Bearer <admin token>`).
+/// RFC 7662 introspection, for confidential clients (their own tokens) and operators
+/// (`Authorization: Bearer <admin token>`).
+#[utoipa::path(
+    operation_id = "introspectToken",
+    tag = "oauth",
+    request_body(content = IntrospectRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Whether the token is active, and its grant", body = Introspection),
+        (status = 400, description = "invalid_request", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+    )
+)]
 #[post("/oauth/introspect")]
 pub async fn introspect_endpoint(
     req: HttpRequest,

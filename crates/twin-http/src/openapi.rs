@@ -1,7 +1,10 @@
 //! The OpenAPI document's fixed parts: info, security schemes, shared schemas. Paths are
 //! collected from the routes by utoipa-actix-web (see `router.rs`).
 
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
+    SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 /// The base document.
@@ -22,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "keys", description = "The owner's keys (scopes `keys:read`, `keys:write`)"),
         (name = "account", description = "The owner's profile and usage (scope `account:read`)"),
         (name = "webhooks", description = "Webhook endpoints and their deliveries (scopes `webhooks:read`, `webhooks:write`); events are signed as Standard Webhooks"),
+        (name = "oauth", description = "OAuth 2.1 for third-party apps (SPEC §14): discovery, registration, consent, tokens, revocation, introspection. Errors are OAuth's `{error, error_description}`, not the envelope"),
         (name = "admin", description = "The operator API: owners, plans, snapshots, keys on an owner's behalf, login links (admin token)"),
         (name = "dashboard", description = "Dashboard login (one-time links issued by an operator)"),
         (name = "ops", description = "Liveness and readiness"),
@@ -54,9 +58,28 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The same key as a bearer token"))
+                    .description(Some(
+                        "The same key as a bearer token, or an OAuth access token (ato_live_…, SPEC §14) with the scopes its grant holds",
+                    ))
                     .build(),
             ),
+        );
+        // How an app gets such an access token (SPEC §14): the authorization code flow with
+        // PKCE (S256). The token is then sent as `bearer`.
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::AuthorizationCode(AuthorizationCode::with_refresh_url(
+                    "/oauth/authorize",
+                    "/oauth/token",
+                    Scopes::from_iter([
+                        ("twin:read", "Read the owner's twin (profile and presets)"),
+                        ("account:read", "Read the owner's account (plan and usage)"),
+                    ]),
+                    "/oauth/token",
+                ))],
+                "OAuth 2.1 authorization code with PKCE (S256 only); discovery at /.well-known/oauth-authorization-server",
+            )),
         );
         components.add_security_scheme(
             "adminToken",

@@ -41,6 +41,14 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         )
         .service(dashboard::login::show)
         .service(dashboard::login::redeem)
+        // OAuth (SPEC §14): answered in OAuth's error shape.
+        .service(crate::oauth::server_metadata)
+        .service(crate::oauth::resource_metadata)
+        .service(crate::oauth::register_client)
+        .service(crate::oauth::authorize)
+        .service(crate::oauth::token_endpoint)
+        .service(crate::oauth::revoke_endpoint)
+        .service(crate::oauth::introspect_endpoint)
         .service(
             scope::scope("/v1")
                 .service(owner::keys_create::create)
@@ -160,15 +168,8 @@ pub fn app(
         .service(dashboard::webhooks::rotate)
         .service(dashboard::webhooks::update)
         .service(dashboard::webhooks::redeliver)
-        // OAuth (SPEC §14): answered in OAuth's error shape.
-        .service(crate::oauth::server_metadata)
-        .service(crate::oauth::resource_metadata)
-        .service(crate::oauth::register_client)
-        .service(crate::oauth::authorize)
+        // The consent form's answer is a dashboard form, not an API operation.
         .service(crate::oauth::decide)
-        .service(crate::oauth::token_endpoint)
-        .service(crate::oauth::revoke_endpoint)
-        .service(crate::oauth::introspect_endpoint)
         .service(dashboard::apps::revoke_app)
         .service(dashboard::apps::confirm_revoke_app)
         .service(dashboard::apps::detail)

@@ -37,6 +37,19 @@ fn every_operation_has_its_stable_operation_id() {
     let expected: BTreeMap<String, String> = [
         ("GET /dashboard/login", "showSignIn"),
         ("POST /dashboard/login", "redeemLoginLink"),
+        (
+            "GET /.well-known/oauth-authorization-server",
+            "getAuthorizationServerMetadata",
+        ),
+        (
+            "GET /.well-known/oauth-protected-resource",
+            "getProtectedResourceMetadata",
+        ),
+        ("GET /oauth/authorize", "authorize"),
+        ("POST /oauth/introspect", "introspectToken"),
+        ("POST /oauth/register", "registerOAuthClientDynamically"),
+        ("POST /oauth/revoke", "revokeToken"),
+        ("POST /oauth/token", "requestToken"),
         ("GET /livez", "getLivez"),
         ("GET /readyz", "getReadyz"),
         ("GET /v1/account", "getAccount"),
