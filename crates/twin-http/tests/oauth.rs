@@ -535,10 +535,45 @@ async fn refusals(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(oauth_error(res).await, (400, "invalid_request".into()));
-    // An expired access token.
+    // A token reads its own owner's twin and nothing of another owner's.
+    o.srv.owner("bob", "professional").await;
+    o.srv
+        .snapshot("bob", twin_store::SnapshotStatus::Ready, None)
+        .await;
     let code = o.code(&client_id).await;
     let tokens: serde_json::Value = o.exchange(&client_id, &code).await.json().await.unwrap();
     let access = tokens["access_token"].as_str().unwrap();
+    let me: serde_json::Value = o
+        .api("/v1/public/twin/me", access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["userId"], "ana", "{me}");
+    assert_eq!(me["env"], "live");
+    assert_eq!(me["scopes"], serde_json::json!(["twin:read"]));
+    // A downgrade to a plan without API access: 403 PLAN_REQUIRED, as for a key.
+    let res = o
+        .client
+        .patch(o.srv.url("/v1/admin/owners/ana"))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .json(&serde_json::json!({"plan": "free"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, err) = common::error_of(o.api("/v1/public/twin/me", access).await).await;
+    assert_eq!((status, err["code"].as_str()), (403, Some("PLAN_REQUIRED")));
+    let res = o
+        .client
+        .patch(o.srv.url("/v1/admin/owners/ana"))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .json(&serde_json::json!({"plan": "professional"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // An expired access token.
     assert_eq!(o.api("/v1/public/twin/me", access).await.status(), 200);
     o.srv.clock.advance(time::Duration::seconds(3601));
     assert_eq!(o.api("/v1/public/twin/me", access).await.status(), 401);
