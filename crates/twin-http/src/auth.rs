@@ -66,6 +66,8 @@ pub struct UsageSubject {
     pub key_id: String,
     /// Owner id.
     pub owner_id: String,
+    /// The OAuth client, when the credential was an access token.
+    pub client_id: Option<String>,
 }
 
 /// Extra usage fields a handler can add (preset variant and format).
@@ -255,6 +257,13 @@ pub async fn authorize(
     req.extensions_mut().insert(UsageSubject {
         key_id: caller.key.id.clone(),
         owner_id: caller.owner.id.clone(),
+        // A grant's backing key is created by `oauth:<client id>`.
+        client_id: caller
+            .key
+            .grant_id
+            .as_ref()
+            .and_then(|_| caller.key.created_by.strip_prefix("oauth:"))
+            .map(str::to_owned),
     });
     let now = state.clock.now();
     // Test keys cost nothing; other requests cost their route's configured price.

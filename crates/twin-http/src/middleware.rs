@@ -121,6 +121,7 @@ pub async fn metering(
                 duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
                 variant: detail.variant.map(str::to_owned),
                 format: detail.format.map(str::to_owned),
+                client_id: subject.client_id,
             });
         }
     }

@@ -256,6 +256,17 @@ async fn the_whole_flow_with_a_public_client(db: TestDb) {
     assert!(res.headers().contains_key("x-ratelimit-limit"));
     let res = o.api("/v1/account", &access).await;
     assert_eq!(res.status(), 403, "account:read was not granted");
+    // Usage is logged with the client's id.
+    o.srv.usage.flush().await;
+    let since = twin_meter::Clock::now(&o.srv.clock) - time::Duration::hours(1);
+    assert_eq!(
+        o.srv
+            .store()
+            .client_calls_since(&client_id, since)
+            .await
+            .unwrap(),
+        2
+    );
     // The grant's backing key is not among the owner's keys.
     let (owner_key, _) = o
         .srv

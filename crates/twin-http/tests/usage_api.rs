@@ -86,6 +86,7 @@ fn entry(owner: &str, key: &str, at: OffsetDateTime, status: u16, cost: i64) -> 
         duration_us: 1_500,
         variant: Some("claude".into()),
         format: Some("txt".into()),
+        client_id: None,
     }
 }
 

@@ -87,6 +87,7 @@ diesel::table! {
         duration_us -> BigInt,
         variant -> Nullable<Text>,
         format -> Nullable<Text>,
+        client_id -> Nullable<Text>,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct UsageEntry {
     pub variant: Option<String>,
     /// Output format, for preset requests.
     pub format: Option<String>,
+    /// The OAuth client, for a call made with an access token (SPEC §14).
+    pub client_id: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -55,6 +57,7 @@ struct NewUsageRow<'a> {
     duration_us: i64,
     variant: Option<&'a str>,
     format: Option<&'a str>,
+    client_id: Option<&'a str>,
 }
 
 #[derive(Insertable)]
@@ -84,6 +87,7 @@ struct OwnedUsageRow {
     duration_us: i64,
     variant: Option<String>,
     format: Option<String>,
+    client_id: Option<String>,
 }
 
 impl OwnedUsageRow {
@@ -99,6 +103,7 @@ impl OwnedUsageRow {
             duration_us: row.duration_us,
             variant: row.variant.map(str::to_owned),
             format: row.format.map(str::to_owned),
+            client_id: row.client_id.map(str::to_owned),
         }
     }
 
@@ -114,6 +119,7 @@ impl OwnedUsageRow {
             duration_us: self.duration_us,
             variant: self.variant.as_deref(),
             format: self.format.as_deref(),
+            client_id: self.client_id.as_deref(),
         }
     }
 }
@@ -298,6 +304,24 @@ pub fn day_of(t: OffsetDateTime) -> i64 {
 }
 
 impl Store {
+    /// Calls made with an OAuth client's tokens since `since`, from the raw log (SPEC §14:
+    /// usage is logged with the client's id).
+    pub async fn client_calls_since(
+        &self,
+        client_id: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<i64> {
+        let since = to_ms(since);
+        Ok(with_conn!(self, |conn| {
+            usage_log::table
+                .filter(usage_log::client_id.eq(client_id))
+                .filter(usage_log::at.ge(since))
+                .count()
+                .get_result(conn)
+                .await?
+        }))
+    }
+
     /// Calls `key_id` made since `since` (those answered 4xx or 5xx only, with `failures`),
     /// from the raw log (the alert rules of the current hour or day).
     pub async fn key_calls_since(
@@ -385,6 +409,7 @@ impl Store {
                 duration_us: e.duration_us,
                 variant: e.variant.as_deref(),
                 format: e.format.as_deref(),
+                client_id: e.client_id.as_deref(),
             })
             .collect();
         let daily: Vec<DailyRow> = daily

@@ -561,6 +561,7 @@ async fn usage_batches_larger_than_one_statement_are_written_whole(db: TestDb) {
                 duration_us: 100,
                 variant: (j == 0).then(|| "claude".to_owned()),
                 format: (j == 0).then(|| "json".to_owned()),
+                client_id: None,
             });
         }
     }
