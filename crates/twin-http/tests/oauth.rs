@@ -498,11 +498,37 @@ async fn refusals(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(
-        res.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .starts_with("twin_return=")
+    let back = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(back.starts_with("twin_return="), "{back}");
+    // Signing in with that cookie comes back to the consent page.
+    let link: serde_json::Value = o
+        .client
+        .post(o.srv.url("/v1/admin/owners/ana/login-links"))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = link["url"].as_str().unwrap();
+    let res = common::submit_sign_in(
+        &o.srv,
+        &o.client,
+        url,
+        &[("Origin", &o.srv.base), ("Cookie", &back)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/oauth/authorize?{query}")
     );
     // Token endpoint: a wrong verifier, a wrong redirect URI.
     let code = o.code(&client_id).await;
