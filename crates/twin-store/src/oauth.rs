@@ -21,16 +21,14 @@ use crate::changes::append_change;
 use crate::db::{with_conn, with_write_conn};
 use crate::issue::KeySpec;
 use crate::keys::KeyInsert;
-use crate::model::{AuditEvent, KeyRecord, ScopeSet, from_ms, to_ms};
+use crate::model::{AuditEvent, KeyRecord, ScopeSet, from_ms, random_id, to_ms};
 use crate::schema::{api_keys, oauth_clients, oauth_codes, oauth_grants, oauth_tokens};
 use crate::webhooks::{NewEvent, record_event};
 use crate::{Store, StoreError, StoreResult};
 
-/// A client to register.
+/// A client to register (the store gives it its id, `cli_` and 16 hex).
 #[derive(Debug, Clone)]
 pub struct NewClient {
-    /// The client id (`cli_` and 16 hex).
-    pub id: String,
     /// The app's name, shown on the consent page.
     pub name: String,
     /// Exact redirect URIs.
@@ -90,11 +88,10 @@ fn client_of(row: ClientRow) -> OAuthClient {
     }
 }
 
-/// A grant to create, with its first authorization code.
+/// A grant to create, with its first authorization code (the store gives it its id,
+/// `grt_` and 16 hex).
 #[derive(Debug, Clone)]
 pub struct NewGrant {
-    /// Grant id (`grt_` and 16 hex).
-    pub id: String,
     /// The client.
     pub client_id: String,
     /// The scopes the owner approved.
@@ -345,7 +342,7 @@ impl Store {
     /// Registers a client. A taken id is [`StoreError::Conflict`].
     pub async fn create_client(&self, new: NewClient) -> StoreResult<OAuthClient> {
         let row = ClientRow {
-            id: new.id,
+            id: random_id("cli_")?,
             name: new.name,
             redirect_uris: serde_json::to_string(&new.redirect_uris).unwrap_or_default(),
             secret_hash: new.secret_hash,
@@ -429,9 +426,10 @@ impl Store {
         grant: NewGrant,
     ) -> StoreResult<OAuthGrant> {
         let now = to_ms(self.now());
+        let id = random_id("grt_")?;
         let insert = GrantInsert {
             grant: GrantRow {
-                id: grant.id.clone(),
+                id: id.clone(),
                 client_id: grant.client_id.clone(),
                 owner_id: spec.owner_id.clone(),
                 key_id: String::new(),
@@ -442,7 +440,7 @@ impl Store {
             },
             code: CodeRow {
                 code_hash: grant.code_hash,
-                grant_id: grant.id.clone(),
+                grant_id: id.clone(),
                 client_id: grant.client_id,
                 redirect_uri: grant.redirect_uri,
                 code_challenge: grant.code_challenge,
@@ -461,7 +459,7 @@ impl Store {
             },
         )
         .await?;
-        self.get_grant(&grant.id).await
+        self.get_grant(&id).await
     }
 
     /// A grant by id.

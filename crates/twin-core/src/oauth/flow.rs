@@ -7,6 +7,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use twin_keys::KeyFormat;
 use twin_meter::Period;
@@ -14,7 +15,8 @@ use twin_store::oauth::{NewGrant, NewToken, OAuthClient, Redeemed, RevokedBy, To
 use twin_store::{KeyAlerts, KeyEnv, KeySpec, Owner, Scope, ScopeSet, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{CachedToken, OAuthError, digest, parse_scopes, random_id, random_text};
+use super::{CachedToken, OAuthError, parse_scopes, random_text};
+use crate::login::token_hash;
 use crate::{Core, Error};
 
 /// The query of `GET /oauth/authorize`.
@@ -218,10 +220,9 @@ pub async fn approve(core: &Core, owner: &Owner, auth: &Authorization) -> Result
             &core.hasher,
             spec,
             NewGrant {
-                id: random_id("grt_")?,
                 client_id: auth.client_id.clone(),
                 scopes,
-                code_hash: digest(&code),
+                code_hash: token_hash(&code),
                 redirect_uri: auth.redirect_uri.clone(),
                 code_challenge: auth.code_challenge.clone(),
                 code_expires_at: now + ttl,
@@ -318,7 +319,7 @@ async fn authenticate_client(
             "this client is confidential: authenticate with its secret",
         )),
         (Some(stored), Some(secret)) => {
-            if constant_time_eq(stored, &digest(secret)) {
+            if constant_time_eq(stored, &token_hash(secret)) {
                 Ok(client)
             } else {
                 Err(bad())
@@ -328,7 +329,7 @@ async fn authenticate_client(
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// `Authorization: Basic` as RFC 6749 §2.3.1 writes it (form-urlencoded id and secret).
@@ -363,13 +364,13 @@ fn new_tokens(core: &Core) -> Result<(String, String, [NewToken; 2]), Error> {
         NewToken {
             id: access.id().unwrap_or_default().to_owned(),
             kind: TokenKind::Access,
-            token_hash: digest(access.expose_secret()),
+            token_hash: token_hash(access.expose_secret()),
             expires_at: now + ttl(core.oauth.access_ttl),
         },
         NewToken {
             id: refresh.id().unwrap_or_default().to_owned(),
             kind: TokenKind::Refresh,
-            token_hash: digest(refresh.expose_secret()),
+            token_hash: token_hash(refresh.expose_secret()),
             expires_at: now + ttl(core.oauth.refresh_ttl),
         },
     ];
@@ -437,7 +438,7 @@ async fn exchange_code(
     let now = core.clock.now();
     let (grant_id, redirect_uri, challenge) = match core
         .store
-        .redeem_code(&digest(code), &client.id, now)
+        .redeem_code(&token_hash(code), &client.id, now)
         .await?
     {
         Redeemed::Code {
@@ -505,7 +506,7 @@ async fn refresh(
         Err(e) => return Err(e.into()),
     };
     if stored.kind != TokenKind::Refresh
-        || !constant_time_eq(&stored.token_hash, &digest(presented))
+        || !constant_time_eq(&stored.token_hash, &token_hash(presented))
     {
         return Err(unknown());
     }
@@ -588,7 +589,7 @@ async fn stored_token(
         return Ok(None);
     };
     match core.store.find_token(&id).await {
-        Ok(t) if constant_time_eq(&t.token_hash, &digest(presented)) => Ok(Some(t)),
+        Ok(t) if constant_time_eq(&t.token_hash, &token_hash(presented)) => Ok(Some(t)),
         Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -765,7 +766,7 @@ pub async fn verify_access_token(
             entry
         }
     };
-    if entry.expires_at <= now || !constant_time_eq(&entry.hash, &digest(presented)) {
+    if entry.expires_at <= now || !constant_time_eq(&entry.hash, &token_hash(presented)) {
         return Ok(None);
     }
     Ok(Some(entry.key_id.clone()))

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use twin_store::oauth::{NewClient, OAuthClient, RevokedBy};
 use twin_store::{Scope, StoreError};
 use utoipa::ToSchema;
 
+use crate::login::token_hash;
 use crate::time_fmt::iso;
 use crate::{Core, Error};
 
@@ -117,24 +117,12 @@ impl From<Error> for OAuthError {
     }
 }
 
-/// SHA-256 of a code, token or client secret: what the store keeps.
-pub fn digest(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
-
 /// `len` random bytes, base64url without padding.
 fn random_text(len: usize) -> Result<String, Error> {
     use base64::Engine as _;
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("random source: {e}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// `prefix` and 16 random hex characters.
-fn random_id(prefix: &str) -> Result<String, Error> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("random source: {e}")))?;
-    Ok(format!("{prefix}{}", hex::encode(bytes)))
 }
 
 /// A client registration request (RFC 7591 §2), as `POST /oauth/register` and the operator
@@ -343,10 +331,9 @@ pub async fn register(
     let client = core
         .store
         .create_client(NewClient {
-            id: random_id("cli_")?,
             name,
             redirect_uris: request.redirect_uris,
-            secret_hash: secret.as_deref().map(digest),
+            secret_hash: secret.as_deref().map(token_hash),
             auth_method: method,
             registered_by: match by {
                 Registrar::Operator => "operator".into(),
