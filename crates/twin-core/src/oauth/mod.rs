@@ -523,24 +523,20 @@ impl GrantView {
         client: &OAuthClient,
         key: &twin_store::KeyRecord,
     ) -> GrantView {
-        let now = core.clock.now();
-        let month = twin_meter::month_start(now);
-        let key_view = crate::keys::KeyView::for_core(key, core);
+        // The backing key's view: its calls counted as spent, not reserved (this replica's
+        // unspent allowance left out, as a key's page does).
+        let key = crate::keys::KeyView::for_core(key, core);
         GrantView {
-            spend_limit: key_view.spend_limit,
-            // Spent, not reserved: this replica's unspent allowance is left out, as a key's
-            // page does (another replica's comes back within seconds of its last use).
-            calls_this_month: (key.counters.quota_used_in(month)
-                - core.meter.local_unused(&key.id, now).0)
-                .max(0),
             id: grant.id,
             client_id: client.id.clone(),
             client_name: client.name.clone(),
             scopes: grant.scopes.to_strings(),
             granted_at: iso(grant.created_at),
-            last_used_at: key.last_used_at.map(iso),
+            last_used_at: key.last_used_at,
+            calls_this_month: key.quota_used,
             monthly_quota: key.monthly_quota,
             rate_limit_rpm: key.rate_limit_rpm,
+            spend_limit: key.spend_limit,
             status: if grant.revoked_at.is_some() {
                 "revoked".into()
             } else {

@@ -80,12 +80,9 @@ pub async fn confirm_revoke_app(
     id: web::Path<String>,
 ) -> HttpResponse {
     let page = or_answer!(signed_in(&req, &state).await);
-    let grants = match twin_core::oauth::list_grants(&state, &page.owner.id).await {
+    let grant = match twin_core::oauth::get_grant(&state, &page.owner.id, &id).await {
         Ok(g) => g,
         Err(e) => return refused(&page, &ApiError::from(e)),
-    };
-    let Some(grant) = grants.iter().find(|g| g.id == *id) else {
-        return refused(&page, &ApiError::not_found());
     };
     page.confirm(Confirm {
         title: Msg::Revoke,
