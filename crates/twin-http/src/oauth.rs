@@ -16,7 +16,7 @@ use twin_core::oauth::{
 };
 
 use crate::dashboard::i18n::Msg;
-use crate::dashboard::{self, signed_in};
+use crate::dashboard::{self, see_other, signed_in};
 use crate::state::AppState;
 
 /// The cookie that brings the owner back to the consent page after signing in.
@@ -213,13 +213,6 @@ fn refused_page(req: &HttpRequest, err: &OAuthError) -> HttpResponse {
             body,
         ),
     )
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
 }
 
 /// The authorization request's parameters, from a query string or the consent form.

@@ -2,31 +2,15 @@
 //! through OAuth, each with its scopes, use and limits (which the owner may change, within
 //! the plan, as for a key), and a revoke step. They call the core's grant use cases.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::html;
 use twin_core::oauth::GrantLimits;
 
 use super::i18n::Msg;
-use super::pages::{field, refused, signed_in_form, when};
-use super::{Confirm, Page, signed_in};
+use super::pages::{field, number, refused, signed_in_form, when};
+use super::{Confirm, Page, see_other, signed_in};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-macro_rules! or_answer {
-    ($step:expr) => {
-        match $step {
-            Ok(value) => value,
-            Err(answer) => return answer,
-        }
-    };
-}
-
-fn see_other(path: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, path))
-        .finish()
-}
 
 /// The apps the owner connected through OAuth (SPEC §14): each grant with its scopes, when
 /// it was granted, its last call and this month's calls, and a revoke button.
@@ -171,18 +155,10 @@ pub async fn update(
     body: web::Bytes,
 ) -> HttpResponse {
     let (page, fields) = or_answer!(signed_in_form(&req, &state, &body).await);
-    let number = |name: &str| -> Result<Option<i64>, ApiError> {
-        field(&fields, name)
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::invalid_parameter(name, None, "expected a whole number"))
-            })
-            .transpose()
-    };
     let limits = (|| -> Result<GrantLimits, ApiError> {
         Ok(GrantLimits {
-            monthly_quota: number("monthlyQuota")?,
-            rate_limit_rpm: number("rateLimitRpm")?,
+            monthly_quota: number(&fields, "monthlyQuota")?,
+            rate_limit_rpm: number(&fields, "rateLimitRpm")?,
             spend_limit: Some(field(&fields, "spendLimit").map(str::to_owned)),
         })
     })();

@@ -8,6 +8,17 @@
 //! no session. Every state-changing form carries the session's CSRF token and must come from
 //! the server's own origin.
 
+/// The value of a step that may end the request early, or the answer (a page, a redirect)
+/// to send instead. Shared by every page module below.
+macro_rules! or_answer {
+    ($step:expr) => {
+        match $step {
+            Ok(value) => value,
+            Err(answer) => return answer,
+        }
+    };
+}
+
 mod alerts;
 pub mod apps;
 pub mod assets;
@@ -322,6 +333,14 @@ pub fn problem_body(page: &Page, err: &crate::error::ApiError) -> Markup {
         }
         p { a href="/dashboard/" { (page.t(Msg::BackToKeys)) } }
     }
+}
+
+/// A redirect after a form (Post/Redirect/Get), never cached.
+pub(crate) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 /// An HTML answer with the dashboard's headers (see [`login::page_headers`]).

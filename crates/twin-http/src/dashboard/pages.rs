@@ -20,20 +20,11 @@ use twin_meter::Period;
 use twin_store::{KeyEnv, KeyStatus, Scope};
 
 use super::i18n::Msg;
-use super::{Confirm, Page, SIGNED_OUT, alerts, chart, problem_body, signed_in, signed_in_post};
+use super::{
+    Confirm, Page, SIGNED_OUT, alerts, chart, problem_body, see_other, signed_in, signed_in_post,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The value of a step that may end the request early, or the answer (a page, a redirect)
-/// to send instead.
-macro_rules! or_answer {
-    ($step:expr) => {
-        match $step {
-            Ok(value) => value,
-            Err(answer) => return answer,
-        }
-    };
-}
 
 /// A form POST: its fields, after the session, origin and CSRF checks of
 /// [`signed_in_post`].
@@ -309,7 +300,7 @@ pub(super) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'
 }
 
 /// A form field as an integer, or a refusal naming it.
-fn number(fields: &[(String, String)], name: &str) -> Result<Option<i64>, ApiError> {
+pub(super) fn number(fields: &[(String, String)], name: &str) -> Result<Option<i64>, ApiError> {
     field(fields, name)
         .map(|v| {
             v.parse::<i64>()
@@ -779,13 +770,6 @@ pub async fn revoke(
         Ok(_) => see_other(&format!("/dashboard/keys/{id}")),
         Err(e) => refused(&page, &ApiError::from(e)),
     }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
 }
 
 /// Query of the account page.

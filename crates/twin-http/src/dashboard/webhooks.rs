@@ -14,24 +14,9 @@ use twin_core::webhooks::{
 
 use super::i18n::Msg;
 use super::pages::{field, refused, signed_in_form, when};
-use super::{Confirm, Page, signed_in};
+use super::{Confirm, Page, see_other, signed_in};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-macro_rules! or_answer {
-    ($step:expr) => {
-        match $step {
-            Ok(value) => value,
-            Err(answer) => return answer,
-        }
-    };
-}
-
-fn see_other(path: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, path))
-        .finish()
-}
 
 fn state_word(page: &Page, view: &WebhookView) -> String {
     if view.enabled {
