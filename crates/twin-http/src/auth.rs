@@ -161,10 +161,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
         _ => invalid_format(),
     })?;
     let id = parsed.id().ok_or_else(invalid_format)?;
-    let entry = match state.caches.key(id) {
-        Some(entry) => entry,
-        None => load_key(state, id).await?,
-    };
+    let entry = cached_key(state, id).await?;
     // The hash is compared even for a cached key: the cache is keyed by the public id only.
     let verified = entry
         .hash
@@ -195,10 +192,7 @@ async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, Api
     let Some(key_id) = twin_core::oauth::verify_access_token(state, token, now).await? else {
         return Err(invalid_or_revoked());
     };
-    let entry = match state.caches.key(&key_id) {
-        Some(entry) => entry,
-        None => load_key(state, &key_id).await?,
-    };
+    let entry = cached_key(state, &key_id).await?;
     if entry.key.grant_id.is_none() || entry.key.status(now) != KeyStatus::Active {
         return Err(invalid_or_revoked());
     }
@@ -207,6 +201,14 @@ async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, Api
         owner: entry.owner.clone(),
         plan: entry.plan.clone(),
     })
+}
+
+/// A key with its owner and plan, from the cache or else the store.
+async fn cached_key(state: &AppState, id: &str) -> Result<Arc<CachedKey>, ApiError> {
+    match state.caches.key(id) {
+        Some(entry) => Ok(entry),
+        None => load_key(state, id).await,
+    }
 }
 
 /// Reads a key, its owner and plan from the store and caches them.
