@@ -496,20 +496,10 @@ async fn refresh(
         .as_deref()
         .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
     let unknown = || invalid_grant("the refresh token is unknown, expired or revoked");
-    let parsed = KeyFormat::twin_refresh_token()
-        .parse(presented)
-        .map_err(|_| unknown())?;
-    let id = parsed.id().ok_or_else(unknown)?;
-    let stored = match core.store.find_token(id).await {
-        Ok(t) => t,
-        Err(StoreError::NotFound) => return Err(unknown()),
-        Err(e) => return Err(e.into()),
-    };
-    if stored.kind != TokenKind::Refresh
-        || !constant_time_eq(&stored.token_hash, &token_hash(presented))
-    {
-        return Err(unknown());
-    }
+    let stored = stored_token(core, presented)
+        .await?
+        .filter(|t| t.kind == TokenKind::Refresh)
+        .ok_or_else(unknown)?;
     let grant = core.store.get_grant(&stored.grant_id).await?;
     if grant.client_id != client.id {
         return Err(invalid_grant(
@@ -547,7 +537,7 @@ async fn refresh(
         return Err(unknown());
     }
     let (access, refresh, tokens) = new_tokens(core)?;
-    match core.store.rotate_refresh(id, &tokens, now).await {
+    match core.store.rotate_refresh(&stored.id, &tokens, now).await {
         Ok(true) => Ok(response(core, access, refresh, grant.scopes)),
         Ok(false) => {
             // Lost a race with another use of the same token: that is reuse too.
