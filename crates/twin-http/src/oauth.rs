@@ -10,9 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::html;
 use twin_core::oauth::flow::{Introspector, basic_credentials};
 use twin_core::oauth::{
-    AuthorizeFailure, AuthorizeQuery, ClientInfo, IntrospectRequest, Introspection, OAuthError,
-    Registrar, RegistrationRequest, RevokeRequest, TokenRequest, TokenResponse, approve,
-    check_authorize, deny, introspect, register, revoke, token,
+    Authorization, AuthorizeFailure, AuthorizeQuery, ClientInfo, IntrospectRequest, Introspection,
+    OAuthError, Registrar, RegistrationRequest, RevokeRequest, TokenRequest, TokenResponse,
+    approve, check_authorize, deny, introspect, register, revoke, token,
 };
 
 use crate::dashboard::i18n::Msg;
@@ -215,9 +215,20 @@ fn refused_page(req: &HttpRequest, err: &OAuthError) -> HttpResponse {
     )
 }
 
-/// The authorization request's parameters, from a query string or the consent form.
-fn authorize_params(text: &str) -> Result<AuthorizeQuery, OAuthError> {
-    pairs_into(text.as_bytes())
+/// The authorization request of a query string or of the consent form's fields, checked;
+/// or the answer for one that cannot go on (a page, or back to the client with `error`).
+async fn checked_request(
+    req: &HttpRequest,
+    state: &AppState,
+    text: &str,
+) -> Result<Authorization, HttpResponse> {
+    let query: AuthorizeQuery = pairs_into(text.as_bytes()).map_err(|e| refused_page(req, &e))?;
+    check_authorize(state, &query)
+        .await
+        .map_err(|failure| match failure {
+            AuthorizeFailure::Show(e) => refused_page(req, &e),
+            AuthorizeFailure::Redirect(location) => see_other(&location),
+        })
 }
 
 /// The authorization endpoint: the consent page for a signed-in owner (its form's buttons
@@ -236,14 +247,9 @@ fn authorize_params(text: &str) -> Result<AuthorizeQuery, OAuthError> {
 )]
 #[get("/oauth/authorize")]
 pub async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let query = match authorize_params(req.query_string()) {
-        Ok(q) => q,
-        Err(e) => return refused_page(&req, &e),
-    };
-    let auth = match check_authorize(&state, &query).await {
+    let auth = match checked_request(&req, &state, req.query_string()).await {
         Ok(auth) => auth,
-        Err(AuthorizeFailure::Show(e)) => return refused_page(&req, &e),
-        Err(AuthorizeFailure::Redirect(location)) => return see_other(&location),
+        Err(answer) => return answer,
     };
     let Ok(page) = signed_in(&req, &state).await else {
         // Not signed in: say how, and come back here after signing in.
@@ -345,14 +351,9 @@ pub async fn decide(
         .collect();
     let text = serde_urlencoded::to_string(&params).unwrap_or_default();
     // The form's fields are checked again, as a new request would be.
-    let query = match authorize_params(&text) {
-        Ok(q) => q,
-        Err(e) => return refused_page(&req, &e),
-    };
-    let auth = match check_authorize(&state, &query).await {
+    let auth = match checked_request(&req, &state, &text).await {
         Ok(auth) => auth,
-        Err(AuthorizeFailure::Show(e)) => return refused_page(&req, &e),
-        Err(AuthorizeFailure::Redirect(location)) => return see_other(&location),
+        Err(answer) => return answer,
     };
     match decision.as_deref() {
         Some("approve") => match approve(&state, &page.owner, &auth).await {
