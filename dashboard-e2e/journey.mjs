@@ -276,6 +276,10 @@ check(tokenRes.status === 200 && (await bearer()) === 200, "the app's access tok
 await page.goto(`${base}/dashboard/apps`);
 check((await page.textContent("main table")).includes("Browser CRM app"), "Connected apps lists the app");
 await audit("18-connected-apps-one");
+// The app's page: its use and a limits editor.
+await page.click("main table a[href^='/dashboard/apps/grt_']");
+check((await page.inputValue("#monthlyQuota")) !== "", "the app's page shows its limits");
+await audit("18b-connected-app");
 await page.click("main a[href$='/revoke']");
 await audit("19-revoke-app-confirm");
 await page.click("form[action$='/revoke'] button");
